@@ -1,0 +1,3 @@
+from refimpl.cli import console
+
+console()

@@ -1,0 +1,140 @@
+"""``python -m refimpl``: list the models, print a summary, verify against the references.
+
+Exit codes: 0 success, 1 a verification failed, 2 bad arguments or an unknown model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from refimpl.registry import get_spec, list_models
+
+__all__ = ["build_parser", "console", "main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _table(rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    """Rows as a plain text table, the first row being the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        return "  ".join(cells).rstrip()
+
+    rule = ["-" * w for w in widths]
+    return "\n".join([fmt(rows[0]), fmt(rule), *map(fmt, rows[1:])])
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from refimpl.inspection import model_cost
+    from refimpl.weights import available_weights
+
+    rows = [["model", "family", "params", "GMACs", "input", "verified against", "weights"]]
+    for name in list_models():
+        spec = get_spec(name)
+        params, macs = model_cost(name)
+        size = spec.input_size
+        reference = spec.reference if spec.reference != "paper" else "paper table"
+        weights = ", ".join(available_weights(spec)) or "-"
+        rows.append([name, spec.family, f"{params:,}", f"{macs / 1e9:.3f}", f"{size}x{size}", reference, weights])
+    print(_table(rows, right={2, 3}))
+    print("GMACs: billions of multiply-accumulates for one image (torchvision's 'GFLOPS'; FLOPs = 2 x MACs).")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from refimpl.inspection import count_parameters, summary
+
+    spec = get_spec(args.name)
+    input_size = tuple(args.input_size or (3, spec.input_size, spec.input_size))
+    model = spec.builder()
+    try:
+        stats = summary(model, (args.batch_size, *input_size), depth=args.depth)
+    except RuntimeError as err:  # torchinfo wraps the model's own shape error
+        reason = str(err.__cause__ or err).splitlines()[0]
+        print(f"{args.prog}: error: input size {input_size} does not fit {args.name}: {reason}", file=sys.stderr)
+        return 2
+    print(stats)
+    print(f"Exact parameter count: {count_parameters(model):,}. Mult-adds are MACs (FLOPs / 2).")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from refimpl.verify import verify
+
+    names = args.names or list_models()
+    for name in names:
+        get_spec(name)  # fail on a typo before any work
+    rows = [["model", "reference", "params", "reference params", "max |diff|", "status"]]
+    failed = 0
+    for name in names:
+        result = verify(name, image_size=args.image_size)
+        diff = "-" if result.max_abs_diff is None else f"{result.max_abs_diff:.2e}"
+        status = result.status + (f" ({result.detail})" if result.detail else "")
+        rows.append([name, result.reference, f"{result.params:,}", result.reference_params, diff, status])
+        print(f"{name}: {status}", file=sys.stderr, flush=True)  # progress while the table grows
+        failed += result.status == "FAIL"
+    print(_table(rows, right={2, 3, 4}))
+    print(f"{len(names) - failed} of {len(names)} verified" + (f", {failed} FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (also rendered in the docs)."""
+    parser = _Parser(prog="python -m refimpl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{list,summary,verify}")
+
+    p = sub.add_parser("list", help="every model with its parameters and GMACs")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("summary", help="the torchinfo summary of one model")
+    p.add_argument("name", help="a model name from 'list'")
+    p.add_argument(
+        "--input-size", nargs=3, type=_positive, metavar=("C", "H", "W"),
+        help="input shape without the batch (default: 3 224 224, or 3 32 32 for CIFAR models)",
+    )  # fmt: skip
+    p.add_argument("--batch-size", type=_positive, default=1, help="batch size of the summary input (default: 1)")
+    p.add_argument("--depth", type=_positive, default=3, help="levels of nested modules shown (default: 3)")
+    p.set_defaults(func=_cmd_summary)
+
+    p = sub.add_parser("verify", help="compare with torchvision, timm or the paper; exit 1 on a mismatch")
+    p.add_argument("names", nargs="*", metavar="NAME", help="models to verify (default: all)")
+    p.add_argument("--image-size", type=_positive, help="side of the random test images (default: the model's own)")
+    p.set_defaults(func=_cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.prog = parser.prog
+    try:
+        return args.func(args)
+    except ValueError as err:  # unknown model or weights: one line, no traceback
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def console() -> NoReturn:
+    """Entry point of the ``refimpl`` console script."""
+    sys.exit(main())

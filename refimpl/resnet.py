@@ -1,0 +1,448 @@
+"""ResNet, one readable file.
+
+Paper: Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun,
+"Deep Residual Learning for Image Recognition", CVPR 2016, arXiv:1512.03385.
+ResNeXt: Saining Xie et al., "Aggregated Residual Transformations for Deep
+Neural Networks", CVPR 2017, arXiv:1611.05431.
+
+What this file holds, top to bottom:
+
+1. helpers: ``conv3x3``, ``conv1x1``, the two shortcuts (projection, option B;
+   zero padding, option A) and ``make_layer``, which stacks blocks into a stage;
+2. the residual blocks: ``BasicBlock`` (two 3x3 convolutions, ResNet-18/34)
+   and ``Bottleneck`` (1x1 reduce, 3x3, 1x1 expand; ResNet-50/101/152);
+3. ``ResNet``, the ImageNet network, and its builders ``resnet18`` ...
+   ``resnet152`` and ``resnext50_32x4d``;
+4. ``CifarResNet``, the 6n+2-layer CIFAR-10 networks of the paper's section
+   4.2, and their builders ``resnet20`` ... ``resnet110``.
+
+Attribute names equal torchvision's ``state_dict`` keys, so the official
+torchvision weights load with ``strict=True`` and give the same outputs.
+
+Deviations from the paper, and why:
+
+- The stride of a downsampling ``Bottleneck`` sits on the 3x3 convolution, not
+  on the first 1x1 ("ResNet v1.5"). A strided 1x1 convolution skips three
+  quarters of its input; torchvision made this change and its weights need it.
+  It costs a little more compute and gains about 0.5% top-1.
+- ImageNet shortcuts that change shape are projections (1x1 convolution + BN,
+  the paper's option B); all others are identities. This is what the paper's
+  ImageNet results and torchvision use.
+- Batch normalisation follows every convolution and there is no dropout, as in
+  the paper. ``zero_init_residual`` (Goyal et al. 2017, arXiv:1706.02677) is
+  an option the paper did not have; it is off by default.
+- ``small_input`` is not in the paper: it swaps the 7x7 stride-2 stem and the
+  max-pool for one 3x3 stride-1 convolution, so that 32x32 images are not
+  shrunk to 1x1 before the last stage.
+- torchvision's ``replace_stride_with_dilation`` and ``norm_layer`` options are
+  left out: they serve segmentation backbones, not this reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "CifarResNet",
+    "PadShortcut",
+    "ResNet",
+    "conv1x1",
+    "conv3x3",
+    "make_layer",
+    "resnet18",
+    "resnet20",
+    "resnet32",
+    "resnet34",
+    "resnet44",
+    "resnet50",
+    "resnet56",
+    "resnet101",
+    "resnet110",
+    "resnet152",
+    "resnext50_32x4d",
+]
+
+
+# --8<-- [start:helpers]
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding 1 and no bias (a BN follows it)."""
+    return nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution with no bias (a BN follows it)."""
+    return nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
+
+
+def projection_shortcut(inplanes: int, outplanes: int, stride: int) -> nn.Module:
+    """Option B of the paper: a 1x1 convolution and BN that match the shape."""
+    return nn.Sequential(conv1x1(inplanes, outplanes, stride), nn.BatchNorm2d(outplanes))
+
+
+class PadShortcut(nn.Module):
+    """Option A of the paper: a parameter-free shortcut.
+
+    It subsamples the input by ``stride`` and fills the extra channels with
+    zeros, so the identity still reaches every deeper layer at no cost.
+
+    Args:
+        inplanes: number of input channels.
+        outplanes: number of output channels (at least ``inplanes``).
+        stride: spatial subsampling factor.
+    """
+
+    def __init__(self, inplanes: int, outplanes: int, stride: int) -> None:
+        if outplanes < inplanes:
+            raise ValueError(f"PadShortcut can only add channels, got {inplanes} -> {outplanes}")
+        super().__init__()
+        self.outplanes = outplanes
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]  # (N, C, H, W) -> (N, C, H/s, W/s)
+        extra = self.outplanes - x.shape[1]
+        # zeros split before and after the existing channels -> (N, outplanes, H/s, W/s)
+        return F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
+
+def make_layer(
+    block: type[BasicBlock | Bottleneck],
+    inplanes: int,
+    planes: int,
+    blocks: int,
+    stride: int = 1,
+    shortcut: Callable[[int, int, int], nn.Module] = projection_shortcut,
+    groups: int = 1,
+    base_width: int = 64,
+) -> nn.Sequential:
+    """Stack ``blocks`` residual blocks into one stage (``layer1`` ... ``layer4``).
+
+    Only the first block may change the resolution (``stride``) or the width;
+    its identity then goes through ``shortcut``. The others keep the shape.
+
+    Args:
+        block: ``BasicBlock`` or ``Bottleneck`` (or a subclass, such as SE-Net's).
+        inplanes: channels entering the stage.
+        planes: the block's inner width; the stage outputs ``planes * block.expansion``.
+        blocks: number of blocks in the stage (the paper's table 1 "x n").
+        stride: stride of the first block (2 halves the resolution).
+        shortcut: builds the shortcut of a block whose shape changes.
+        groups: cardinality C of ResNeXt (1 for ResNet).
+        base_width: ResNeXt's width per group d, scaled so that 64 means ResNet.
+    """
+    outplanes = planes * block.expansion
+    downsample = None
+    if stride != 1 or inplanes != outplanes:
+        downsample = shortcut(inplanes, outplanes, stride)
+    layers = [block(inplanes, planes, stride, downsample, groups, base_width)]
+    layers += [block(outplanes, planes, 1, None, groups, base_width) for _ in range(1, blocks)]
+    return nn.Sequential(*layers)
+
+
+def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
+    """He initialisation (arXiv:1502.01852) for convolutions, BN as the identity.
+
+    Args:
+        model: the network to initialise in place.
+        zero_init_residual: zero the last BN gamma of every residual branch, so
+            that each block starts as the identity (arXiv:1706.02677).
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if zero_init_residual:
+        for m in model.modules():
+            if isinstance(m, Bottleneck):
+                nn.init.zeros_(m.bn3.weight)
+            elif isinstance(m, BasicBlock):
+                nn.init.zeros_(m.bn2.weight)
+
+
+# --8<-- [end:helpers]
+
+
+# --8<-- [start:basicblock]
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a skip connection: y = ReLU(F(x) + x).
+
+    Used by ResNet-18/34 and by the CIFAR ResNets.
+
+    Args:
+        inplanes: channels of the input x.
+        planes: channels of both convolutions and of the output.
+        stride: stride of the first convolution (2 where a stage starts).
+        downsample: shortcut that matches x to F(x) when their shapes differ;
+            ``None`` means the identity.
+        groups: must be 1 (kept so all blocks share one signature).
+        base_width: must be 64 (same reason).
+    """
+
+    expansion: int = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+    ) -> None:
+        super().__init__()
+        if groups != 1 or base_width != 64:
+            raise ValueError(f"BasicBlock accepts only groups=1 and base_width=64, got {groups} and {base_width}")
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def residual(self, x: Tensor) -> Tensor:
+        """The residual function F(x): conv-BN-ReLU-conv-BN."""
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, C_in, H, W) -> (N, C, H/s, W/s)
+        return self.bn2(self.conv2(out))
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.residual(x)
+        out += identity
+        return self.relu(out)
+
+
+# --8<-- [end:basicblock]
+
+
+# --8<-- [start:bottleneck]
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand, with a skip connection.
+
+    The 1x1 convolutions shrink the channels four-fold around the expensive
+    3x3 and widen them back, so a 50-layer network costs about what a 34-layer
+    one does. With ``groups > 1`` the 3x3 is a grouped convolution (ResNeXt).
+
+    Args:
+        inplanes: channels of the input x.
+        planes: inner width of ResNet; the block outputs ``4 * planes``.
+        stride: stride of the 3x3 convolution (v1.5; the paper strides the first 1x1).
+        downsample: shortcut that matches x to F(x) when their shapes differ;
+            ``None`` means the identity.
+        groups: cardinality C of ResNeXt (1 for ResNet).
+        base_width: width per group d of ResNeXt; 64 gives ResNet.
+    """
+
+    expansion: int = 4
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        groups: int = 1,
+        base_width: int = 64,
+    ) -> None:
+        super().__init__()
+        width = int(planes * (base_width / 64.0)) * groups  # ResNeXt-50 32x4d: 4 * 32 = 128 in layer1
+        self.conv1 = conv1x1(inplanes, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride, groups)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, planes * self.expansion)
+        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+        self.stride = stride
+
+    def residual(self, x: Tensor) -> Tensor:
+        """The residual function F(x): 1x1 reduce, 3x3, 1x1 expand, each with BN."""
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, C_in, H, W) -> (N, w, H, W)
+        out = self.relu(self.bn2(self.conv2(out)))  # -> (N, w, H/s, W/s)
+        return self.bn3(self.conv3(out))  # -> (N, 4 * planes, H/s, W/s)
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.residual(x)
+        out += identity
+        return self.relu(out)
+
+
+# --8<-- [end:bottleneck]
+
+
+# --8<-- [start:resnet]
+class ResNet(nn.Module):
+    """The ImageNet ResNet: a stem, four stages of residual blocks, a classifier.
+
+    Args:
+        block: ``BasicBlock`` (ResNet-18/34) or ``Bottleneck`` (ResNet-50 and deeper).
+        layers: number of blocks in each of the four stages (the paper's table 1),
+            for example ``[3, 4, 6, 3]`` for ResNet-50.
+        num_classes: size of the classifier's output.
+        zero_init_residual: start every block as the identity by zeroing the last
+            BN gamma of its residual branch (arXiv:1706.02677).
+        groups: cardinality C of ResNeXt (1 for ResNet).
+        width_per_group: width per group d of ResNeXt (64 for ResNet).
+        small_input: use a 3x3 stride-1 stem without max-pool, for 32x32 images.
+    """
+
+    def __init__(
+        self,
+        block: type[BasicBlock | Bottleneck],
+        layers: list[int],
+        num_classes: int = 1000,
+        zero_init_residual: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        small_input: bool = False,
+    ) -> None:
+        super().__init__()
+        if len(layers) != 4:
+            raise ValueError(f"layers must give the block count of 4 stages, got {layers!r}")
+        if small_input:  # (N, 3, 32, 32) -> (N, 64, 32, 32)
+            self.conv1 = conv3x3(3, 64)
+            self.maxpool: nn.Module = nn.Identity()
+        else:  # (N, 3, 224, 224) -> (N, 64, 112, 112), then max-pool to 56x56
+            self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+
+        widths = (64, 128, 256, 512)
+        inplanes = 64
+        for i, (planes, blocks) in enumerate(zip(widths, layers, strict=True), start=1):
+            stage = make_layer(
+                block, inplanes, planes, blocks, stride=1 if i == 1 else 2, groups=groups, base_width=width_per_group
+            )
+            self.add_module(f"layer{i}", stage)  # layer1 ... layer4, as in torchvision
+            inplanes = planes * block.expansion
+
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(inplanes, num_classes)
+        init_weights(self, zero_init_residual)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Stem and the four stages: (N, 3, H, W) -> (N, 512 * expansion, H/32, W/32)."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        return self.layer4(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.forward_features(x)
+        x = torch.flatten(self.avgpool(x), 1)  # (N, C, h, w) -> (N, C)
+        return self.fc(x)
+
+
+# --8<-- [end:resnet]
+
+
+# --8<-- [start:builders]
+def resnet18(**kwargs: Any) -> ResNet:
+    """ResNet-18: BasicBlock, stages of [2, 2, 2, 2]. Keyword arguments go to ``ResNet``."""
+    return ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
+
+
+def resnet34(**kwargs: Any) -> ResNet:
+    """ResNet-34: BasicBlock, stages of [3, 4, 6, 3]. Keyword arguments go to ``ResNet``."""
+    return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+
+
+def resnet50(**kwargs: Any) -> ResNet:
+    """ResNet-50: Bottleneck, stages of [3, 4, 6, 3]. Keyword arguments go to ``ResNet``."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], **kwargs)
+
+
+def resnet101(**kwargs: Any) -> ResNet:
+    """ResNet-101: Bottleneck, stages of [3, 4, 23, 3]. Keyword arguments go to ``ResNet``."""
+    return ResNet(Bottleneck, [3, 4, 23, 3], **kwargs)
+
+
+def resnet152(**kwargs: Any) -> ResNet:
+    """ResNet-152: Bottleneck, stages of [3, 8, 36, 3]. Keyword arguments go to ``ResNet``."""
+    return ResNet(Bottleneck, [3, 8, 36, 3], **kwargs)
+
+
+def resnext50_32x4d(**kwargs: Any) -> ResNet:
+    """ResNeXt-50 (32x4d): ResNet-50 with 32 groups of width 4 in every 3x3."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4, **kwargs)
+
+
+# --8<-- [end:builders]
+
+
+# --8<-- [start:cifar]
+class CifarResNet(nn.Module):
+    """The CIFAR-10 ResNets of the paper's section 4.2: 6n + 2 weighted layers.
+
+    A 3x3 convolution with 16 filters, then three stages of n ``BasicBlock`` s
+    with 16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, global average
+    pooling and a fully connected layer. Shortcuts are identities, and where
+    the shape changes they subsample and zero-pad (option A): no parameter is
+    spent on them.
+
+    Args:
+        depth: number of weighted layers, 6n + 2 (20, 32, 44, 56, 110, ...).
+        num_classes: size of the classifier's output (10 for CIFAR-10).
+        zero_init_residual: start every block as the identity (arXiv:1706.02677).
+    """
+
+    def __init__(self, depth: int, num_classes: int = 10, zero_init_residual: bool = False) -> None:
+        super().__init__()
+        if depth < 8 or (depth - 2) % 6 != 0:
+            raise ValueError(f"depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}")
+        n = (depth - 2) // 6
+        self.conv1 = conv3x3(3, 16)  # (N, 3, 32, 32) -> (N, 16, 32, 32)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = make_layer(BasicBlock, 16, 16, n, stride=1, shortcut=PadShortcut)  # -> (N, 16, 32, 32)
+        self.layer2 = make_layer(BasicBlock, 16, 32, n, stride=2, shortcut=PadShortcut)  # -> (N, 32, 16, 16)
+        self.layer3 = make_layer(BasicBlock, 32, 64, n, stride=2, shortcut=PadShortcut)  # -> (N, 64, 8, 8)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(64, num_classes)
+        init_weights(self, zero_init_residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet20(**kwargs: Any) -> CifarResNet:
+    """ResNet-20 for CIFAR-10 (n = 3, 0.27M parameters in the paper)."""
+    return CifarResNet(20, **kwargs)
+
+
+def resnet32(**kwargs: Any) -> CifarResNet:
+    """ResNet-32 for CIFAR-10 (n = 5, 0.46M parameters in the paper)."""
+    return CifarResNet(32, **kwargs)
+
+
+def resnet44(**kwargs: Any) -> CifarResNet:
+    """ResNet-44 for CIFAR-10 (n = 7, 0.66M parameters in the paper)."""
+    return CifarResNet(44, **kwargs)
+
+
+def resnet56(**kwargs: Any) -> CifarResNet:
+    """ResNet-56 for CIFAR-10 (n = 9, 0.85M parameters in the paper)."""
+    return CifarResNet(56, **kwargs)
+
+
+def resnet110(**kwargs: Any) -> CifarResNet:
+    """ResNet-110 for CIFAR-10 (n = 18, 1.7M parameters in the paper)."""
+    return CifarResNet(110, **kwargs)
+
+
+# --8<-- [end:cifar]

@@ -1,0 +1,115 @@
+"""Verification against an independent reference.
+
+For a torchvision (or timm) reference: build the reference with random
+weights, load its ``state_dict`` into the refimpl model with ``strict=True``,
+and compare parameter counts and outputs in eval mode (running statistics)
+and in train mode (batch statistics). For a paper reference: compare the
+parameter count with the paper's table at the paper's precision.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from refimpl.inspection import count_parameters
+from refimpl.registry import ModelSpec, get_spec
+
+__all__ = ["Verification", "paper_params_match", "reference_model", "verify"]
+
+#: outputs may differ by this much relative to their scale (they are equal in practice)
+RTOL = 1e-5
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of ``verify``.
+
+    Args:
+        name: the model verified.
+        reference: what it was verified against, in words.
+        params: refimpl's parameter count.
+        reference_params: the reference's count ("0.27M" style for a paper table).
+        max_abs_diff: the largest output difference over eval and train mode,
+            or ``None`` when there are no reference outputs.
+        status: ``"ok"``, ``"FAIL"`` or ``"skipped"``.
+        detail: why, in a few words.
+    """
+
+    name: str
+    reference: str
+    params: int
+    reference_params: str
+    max_abs_diff: float | None
+    status: str
+    detail: str = ""
+
+
+def paper_params_match(params: int, paper: str) -> bool:
+    """Whether ``params`` rounds to the paper's figure in millions, at the paper's precision."""
+    decimals = len(paper.partition(".")[2])
+    return f"{params / 1e6:.{decimals}f}" == paper
+
+
+def reference_model(spec: ModelSpec) -> nn.Module | None:
+    """The independent implementation of ``spec`` with random weights (``None`` if timm is missing)."""
+    if spec.reference == "torchvision":
+        import torchvision
+
+        return torchvision.models.get_model(spec.reference_name, weights=None)
+    if spec.reference == "timm":
+        if importlib.util.find_spec("timm") is None:
+            return None
+        import timm
+
+        return timm.create_model(spec.reference_name, pretrained=False)
+    raise ValueError(f"{spec.name} is verified against a paper table, not a model")
+
+
+def verify(name: str, image_size: int | None = None, batch_size: int = 2, seed: int = 0) -> Verification:
+    """Verify one registered model against its reference.
+
+    Args:
+        name: a registered model name.
+        image_size: side of the random test images; defaults to the model's own.
+        batch_size: images per batch (at least 2, for batch statistics).
+        seed: seeds the reference's initialisation and the test images.
+    """
+    spec = get_spec(name)
+    torch.manual_seed(seed)
+    if spec.reference == "paper":
+        assert spec.paper_params is not None
+        params = count_parameters(spec.builder())
+        ok = paper_params_match(params, spec.paper_params)
+        return Verification(
+            name, spec.reference_name, params, f"{spec.paper_params}M", None,
+            "ok" if ok else "FAIL", "" if ok else "parameter count does not round to the paper's",
+        )  # fmt: skip
+
+    reference = reference_model(spec)
+    ours = spec.builder()
+    if reference is None:
+        return Verification(name, spec.reference, count_parameters(ours), "-", None, "skipped", "timm not installed")
+    ref_params, params = count_parameters(reference), count_parameters(ours)
+    if ref_params != params:
+        return Verification(name, spec.reference, params, f"{ref_params:,}", None, "FAIL", "parameter counts differ")
+    ours.load_state_dict(reference.state_dict(), strict=True)
+
+    size = image_size or spec.input_size
+    x = torch.randn(batch_size, 3, size, size)
+    worst, scale = 0.0, 0.0
+    for train in (False, True):
+        reference.train(train)
+        ours.train(train)
+        with torch.no_grad():
+            expected, actual = reference(x), ours(x)
+        worst = max(worst, (expected - actual).abs().max().item())
+        scale = max(scale, expected.abs().max().item())
+    ok = worst <= RTOL * max(scale, 1.0)
+    label = f"{spec.reference}.{spec.reference_name}"
+    return Verification(
+        name, label, params, f"{ref_params:,}", worst, "ok" if ok else "FAIL", "" if ok else "outputs differ"
+    )

@@ -1,0 +1,87 @@
+"""`python -m refimpl`: output, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from refimpl import registry, resnet
+from refimpl.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "refimpl", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_list_shows_every_model_with_its_parameters(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in registry.list_models():
+        assert name in out
+    assert "25,557,032" in out and "GMACs" in out
+
+
+def test_summary_resnet50_shows_the_parameter_count(capsys) -> None:
+    assert main(["summary", "resnet50", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 25,557,032" in out and "Exact parameter count: 25,557,032" in out
+
+
+def test_summary_with_an_input_size(capsys) -> None:
+    assert main(["summary", "resnet18", "--input-size", "3", "64", "64", "--depth", "1"]) == 0
+    assert "[1, 3, 64, 64]" in capsys.readouterr().out
+
+
+def test_verify_passes_for_a_torchvision_and_a_paper_model(capsys) -> None:
+    assert main(["verify", "resnet18", "resnet20", "--image-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "torchvision.resnet18" in out and "0.27M" in out and "2 of 2 verified" in out
+
+
+class _Perturbed(resnet.ResNet):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * 1.001
+
+
+@pytest.mark.parametrize(
+    ("builder", "detail"),
+    [
+        (resnet.resnet34, "parameter counts differ"),
+        (lambda: _Perturbed(resnet.BasicBlock, [2, 2, 2, 2]), "outputs differ"),
+    ],
+)
+def test_verify_exits_1_on_a_mismatch(monkeypatch, capsys, builder, detail) -> None:
+    spec = registry.get_spec("resnet18")
+    monkeypatch.setitem(registry._REGISTRY, "resnet18", registry.ModelSpec(**{**spec.__dict__, "builder": builder}))
+    assert main(["verify", "resnet18", "--image-size", "32"]) == 1
+    out = capsys.readouterr().out
+    assert detail in out and "1 FAILED" in out
+
+
+def test_verify_fails_when_the_paper_table_disagrees(monkeypatch, capsys) -> None:
+    spec = registry.get_spec("resnet20")
+    monkeypatch.setitem(registry._REGISTRY, "resnet20", registry.ModelSpec(**{**spec.__dict__, "paper_params": "0.30"}))
+    assert main(["verify", "resnet20"]) == 1
+    assert "does not round" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["verify", "resnt50"], "unknown model 'resnt50'; did you mean resnet50"),
+        (["summary", "densenet999"], "unknown model 'densenet999'"),
+        (["summary", "resnet18", "--input-size", "3", "0", "64"], "expected a positive integer, got '0'"),
+        (["summary", "resnet18", "--input-size", "1", "64", "64"], "does not fit resnet18"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], expected: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -1,0 +1,132 @@
+"""refimpl.resnet against torchvision.models, which is the independent reference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from conftest import IMAGENET_MODELS
+from torch import nn
+
+from refimpl import create_model, resnet
+from refimpl.inspection import count_parameters
+
+SIZE = 64  # small images keep the suite fast; the architecture is size-agnostic
+
+
+def _pair(name: str, **kwargs: object) -> tuple[nn.Module, nn.Module]:
+    """A random torchvision model and the refimpl model holding its weights."""
+    reference = getattr(torchvision.models, name)(**kwargs)
+    ours = create_model(name, **kwargs)
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    return reference, ours
+
+
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
+def test_output_shape(name: str) -> None:
+    model = create_model(name, num_classes=7).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, SIZE, SIZE)).shape == (2, 7)
+
+
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
+def test_parameter_count_equals_torchvision(name: str) -> None:
+    with torch.device("meta"):
+        expected = count_parameters(getattr(torchvision.models, name)())
+        assert count_parameters(create_model(name)) == expected
+
+
+@pytest.mark.parametrize("name", IMAGENET_MODELS)
+def test_same_outputs_and_gradients_as_torchvision(name: str) -> None:
+    reference, ours = _pair(name)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    for train in (False, True):  # running statistics, then batch statistics
+        reference.train(train)
+        ours.train(train)
+        x_ref, x_ours = x.clone().requires_grad_(), x.clone().requires_grad_()
+        expected, actual = reference(x_ref), ours(x_ours)
+        torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+        expected.square().sum().backward()
+        actual.square().sum().backward()
+        torch.testing.assert_close(x_ours.grad, x_ref.grad)
+    # train mode updated the BN running statistics identically
+    torch.testing.assert_close(ours.state_dict(), reference.state_dict())
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_gradients_are_finite(name: str) -> None:
+    model = create_model(name, num_classes=10)
+    loss = nn.functional.cross_entropy(model(torch.randn(4, 3, SIZE, SIZE)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnext50_32x4d"])
+def test_channels_last_gives_the_same_output(name: str) -> None:
+    model = create_model(name).eval()
+    x = torch.randn(2, 3, SIZE, SIZE)
+    with torch.no_grad():
+        expected = model(x)
+        model = model.to(memory_format=torch.channels_last)
+        actual = model(x.to(memory_format=torch.channels_last))
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+def _blocks(model: nn.Module) -> list[resnet.BasicBlock | resnet.Bottleneck]:
+    return [m for m in model.modules() if isinstance(m, resnet.BasicBlock | resnet.Bottleneck)]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet20"])
+def test_zero_init_residual_starts_every_block_as_identity(name: str) -> None:
+    model = create_model(name, zero_init_residual=True).eval()
+    inputs: dict[nn.Module, torch.Tensor] = {}
+    blocks = _blocks(model)
+    assert blocks
+    for block in blocks:
+        block.register_forward_pre_hook(lambda m, args: inputs.__setitem__(m, args[0].clone()))
+    with torch.no_grad():
+        model(torch.randn(2, 3, SIZE, SIZE))
+        for block in blocks:
+            x = inputs[block]
+            assert torch.count_nonzero(block.residual(x)) == 0
+            identity = x if block.downsample is None else block.downsample(x)
+            torch.testing.assert_close(block(x), torch.relu(identity))
+
+
+def test_without_zero_init_the_residual_branches_are_not_zero() -> None:
+    model = create_model("resnet18").eval()
+    block = _blocks(model)[0]
+    with torch.no_grad():
+        assert torch.count_nonzero(block.residual(torch.randn(1, 64, 8, 8))) > 0
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_small_input_keeps_resolution_for_32x32_images(name: str) -> None:
+    model = create_model(name, small_input=True, num_classes=10).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        features = model.forward_features(x)
+        assert model(x).shape == (2, 10)
+    # stride-1 stem, no max-pool: 32 / 2 / 2 / 2 = 4 after the last stage, not 1
+    assert features.shape == (2, 512 * model.layer4[0].expansion, 4, 4)
+    assert model.conv1.kernel_size == (3, 3) and model.conv1.stride == (1, 1)
+    assert isinstance(model.maxpool, nn.Identity)
+
+
+def test_stride_sits_on_the_3x3_convolution() -> None:
+    """ResNet v1.5, as torchvision: the first block of layer2 strides its 3x3, not its first 1x1."""
+    block = create_model("resnet50").layer2[0]
+    assert block.conv1.stride == (1, 1) and block.conv2.stride == (2, 2)
+
+
+def test_resnext_uses_grouped_convolutions() -> None:
+    block = create_model("resnext50_32x4d").layer1[0]
+    assert block.conv2.groups == 32 and block.conv2.in_channels == 128
+
+
+def test_bad_configurations_are_rejected() -> None:
+    with pytest.raises(ValueError, match="4 stages"):
+        resnet.ResNet(resnet.BasicBlock, [2, 2, 2])
+    with pytest.raises(ValueError, match="groups=1"):
+        resnet.BasicBlock(64, 64, groups=32)

@@ -1,0 +1,69 @@
+"""The CIFAR-10 ResNets of He et al. 2015 (section 4.2) against the paper's table 6."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import PAPER_MODELS
+from torch import nn
+
+from refimpl import create_model, get_spec
+from refimpl.inspection import count_parameters
+from refimpl.resnet import CifarResNet, PadShortcut
+from refimpl.verify import paper_params_match
+
+# Table 6 of arXiv:1512.03385: depth -> parameters, as printed
+PAPER_TABLE = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7"}
+
+
+def test_registry_covers_the_paper_table() -> None:
+    assert sorted(PAPER_MODELS) == sorted(f"resnet{depth}" for depth in PAPER_TABLE)
+
+
+@pytest.mark.parametrize("depth", sorted(PAPER_TABLE))
+def test_parameter_count_rounds_to_the_paper(depth: int) -> None:
+    name = f"resnet{depth}"
+    assert get_spec(name).paper_params == PAPER_TABLE[depth]
+    assert paper_params_match(count_parameters(create_model(name)), PAPER_TABLE[depth])
+
+
+@pytest.mark.parametrize("depth", sorted(PAPER_TABLE))
+def test_depth_counts_the_weighted_layers(depth: int) -> None:
+    """6n + 2 weighted layers: the shortcuts (option A) add none."""
+    model = create_model(f"resnet{depth}")
+    weighted = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert len(weighted) == depth
+
+
+def test_paper_rounding_check_can_fail() -> None:
+    assert paper_params_match(1_727_962, "1.7")
+    assert paper_params_match(1_727_962, "1.73")
+    assert not paper_params_match(1_727_962, "1.72")
+    assert not paper_params_match(269_722, "0.28")
+
+
+def test_shapes_on_32x32_images() -> None:
+    model = create_model("resnet20").eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert model(x).shape == (2, 10)
+        h = model.relu(model.bn1(model.conv1(x)))
+        assert model.layer1(h).shape == (2, 16, 32, 32)
+        assert model.layer2(model.layer1(h)).shape == (2, 32, 16, 16)
+        assert model.layer3(model.layer2(model.layer1(h))).shape == (2, 64, 8, 8)
+
+
+def test_pad_shortcut_subsamples_and_zero_pads() -> None:
+    shortcut = PadShortcut(16, 32, stride=2)
+    x = torch.randn(2, 16, 8, 8)
+    y = shortcut(x)
+    assert y.shape == (2, 32, 4, 4) and not list(shortcut.parameters())
+    torch.testing.assert_close(y[:, 8:24], x[:, :, ::2, ::2])
+    assert torch.count_nonzero(y[:, :8]) == 0 and torch.count_nonzero(y[:, 24:]) == 0
+
+
+def test_bad_depth_is_rejected() -> None:
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        CifarResNet(21)
+    with pytest.raises(ValueError, match="only add channels"):
+        PadShortcut(32, 16, 2)
