@@ -1,0 +1,87 @@
+"""Measured results: the machine they were measured on, written atomically.
+
+Every number the site shows is either computed while the site is built or read
+from a JSON file under ``docs/results/`` written by this module. Each file says
+how (the command), when (UTC time) and on what machine it was measured.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["machine", "read_result", "write_result"]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A description of this machine and of ``device``, for a result file."""
+    device = torch.device(device)
+    info: dict[str, Any] = {
+        "device": str(device),
+        "cpu": _cpu_name(),
+        "cpu_threads": torch.get_num_threads(),
+        "logical_cpus": os.cpu_count(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    try:
+        import torchvision
+
+        info["torchvision"] = torchvision.__version__
+    except ImportError:  # pragma: no cover - torchvision is a dependency
+        pass
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def write_result(path: str | os.PathLike[str], data: dict[str, Any], device: torch.device | str = "cpu") -> Path:
+    """Write ``data`` with the command, the UTC time and the machine, atomically.
+
+    The file is written to a temporary name in the same folder and then renamed,
+    so a reader never sees half a file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "measured_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        "machine": machine(device),
+        **data,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a result file written by ``write_result``."""
+    return json.loads(Path(path).read_text())
