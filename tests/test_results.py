@@ -1,0 +1,26 @@
+"""Result files: written atomically, with the command, the time and the machine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from refimpl.results import read_result, write_result
+
+
+def test_result_file_records_how_when_and_where(tmp_path) -> None:
+    path = write_result(tmp_path / "sub" / "r.json", {"rows": [1, 2]})
+    data = read_result(path)
+    assert data["rows"] == [1, 2]
+    assert data["machine"]["device"] == "cpu" and data["machine"]["torch"]
+    assert data["measured_at"].endswith("+00:00") and data["command"]
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left behind
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path) -> None:
+    path = write_result(tmp_path / "r.json", {"rows": "old"})
+    with pytest.raises(TypeError):
+        write_result(path, {"rows": object()})  # not JSON-serialisable
+    assert json.loads(path.read_text())["rows"] == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
