@@ -1,0 +1,197 @@
+"""Numbers on the site, computed while it is built.
+
+A page asks for generated content with a marker on a line of its own::
+
+    {{ model_zoo }}
+    {{ summary resnet50 }}
+    {{ result forward_backward_cpu }}
+
+Each marker is replaced by Markdown made from the tested code (``refimpl``),
+from torchvision's weights metadata, or from a committed result file under
+``docs/results/`` (which records how, when and where it was measured). An
+unknown marker or a missing result file fails the build.
+
+The hook also keys mkdocs-jupyter's cache on the code the notebooks import,
+and turns that cache off in CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
+
+from refimpl import get_spec, list_models
+from refimpl.inspection import count_parameters, model_cost, summary
+from refimpl.results import read_result
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "docs" / "results"
+MARKER = re.compile(r"^\{\{\s*(\w+)((?:\s+[\w.-]+)*)\s*\}\}\s*$", re.MULTILINE)
+
+
+# ---------------------------------------------------------------- the cache
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is not None:
+        if os.environ.get("CI"):
+            jupyter.config["cache"] = False
+        else:
+            digest = hashlib.sha256()
+            sources = [*sorted((ROOT / "refimpl").rglob("*.py")), *sorted((ROOT / "docs" / "notebooks").glob("_*.py"))]
+            for path in [*sources, *sorted(RESULTS.glob("*.json"))]:
+                digest.update(path.read_bytes())
+            base = jupyter.config["cache_dir"]
+            jupyter.config["cache_dir"] = str(Path(base) / digest.hexdigest()[:16])
+    return config
+
+
+# ---------------------------------------------------------------- helpers
+def _table(header: list[str], rows: list[list[Any]], align: str | None = None) -> str:
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = [header, rule, *[[str(c) for c in row] for row in rows]]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def _top1(name: str) -> dict[str, float]:
+    """Official ImageNet top-1 of each torchvision checkpoint, from its metadata."""
+    spec = get_spec(name)
+    if spec.reference != "torchvision":
+        return {}
+    from torchvision.models import get_model_weights
+
+    return {w.name: w.meta["_metrics"]["ImageNet-1K"]["acc@1"] for w in get_model_weights(spec.reference_name)}
+
+
+def _reference(name: str) -> str:
+    spec = get_spec(name)
+    if spec.reference == "paper":
+        return f"paper: {spec.reference_name}"
+    return f"{spec.reference} `{spec.reference_name}`"
+
+
+# ---------------------------------------------------------------- generators
+def model_zoo() -> str:
+    """Every registered model: size, cost, reference and official accuracy."""
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        params, macs = model_cost(name)
+        top1 = _top1(name)
+        v1, v2 = (f"{top1[k]:.2f}" if k in top1 else "—" for k in ("IMAGENET1K_V1", "IMAGENET1K_V2"))
+        size = f"{spec.input_size}²"
+        rows.append([f"`{name}`", spec.family, f"{params:,}", f"{macs / 1e9:.3f}", size, _reference(name), v1, v2])
+    header = ["model", "family", "parameters", "GMACs", "input", "verified against", "top-1 V1 (%)", "top-1 V2 (%)"]
+    return _table(header, rows, "llrrllrr") + (
+        "\n\nGMACs: billions of multiply-accumulates for one image at the input size shown "
+        "(torchvision's metadata call them GFLOPS; 1 MAC = 2 FLOPs). Top-1: ImageNet-1K validation accuracy "
+        "of torchvision's official checkpoints, read from torchvision's weights metadata; "
+        "V1 is what the deprecated `pretrained=True` loads."
+    )
+
+
+def resnet_stages() -> str:
+    """The ImageNet ResNets' configuration, read off the built models."""
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        if spec.family not in ("ResNet", "ResNeXt"):
+            continue
+        with torch.device("meta"):
+            model = spec.builder()
+        stages = [len(getattr(model, f"layer{i}")) for i in range(1, 5)]
+        block = type(model.layer1[0]).__name__
+        weighted = sum(
+            isinstance(m, torch.nn.Conv2d | torch.nn.Linear) for n, m in model.named_modules() if "downsample" not in n
+        )
+        params, macs = model_cost(name)
+        rows.append([f"`{name}`", block, " / ".join(map(str, stages)), weighted, f"{params:,}", f"{macs / 1e9:.2f}"])
+    header = ["model", "block", "blocks per stage (conv2_x … conv5_x)", "weighted layers", "parameters", "GMACs (224²)"]
+    return _table(header, rows, "llcrrr".replace("c", "l"))
+
+
+def cifar_resnets() -> str:
+    """The paper's CIFAR-10 ResNets against its table 6."""
+    from refimpl.verify import paper_params_match
+
+    rows = []
+    for name in list_models():
+        spec = get_spec(name)
+        if spec.family != "CIFAR ResNet":
+            continue
+        with torch.device("meta"):
+            model = spec.builder()
+        params, macs = model_cost(name)
+        n = len(model.layer1)
+        ok = "✓" if paper_params_match(params, spec.paper_params or "") else "✗"
+        rows.append([f"`{name}`", n, 6 * n + 2, f"{params:,}", f"{spec.paper_params}M", ok, f"{macs / 1e6:.1f}"])
+    header = ["model", "n", "layers (6n+2)", "parameters", "paper (table 6)", "rounds to paper", "MMACs (32²)"]
+    return _table(header, rows, "lrrrrlr")
+
+
+def summary_block(name: str) -> str:
+    """The torchinfo summary of a model, folded."""
+    spec = get_spec(name)
+    model = spec.builder()
+    size = spec.input_size
+    stats = summary(model, (1, 3, size, size), depth=3)
+    body = "\n".join("    " + line for line in f"{stats}".splitlines())
+    title = f"torchinfo summary of {name} ({count_parameters(model):,} parameters, input 1x3x{size}x{size})"
+    return f'??? abstract "{title}"\n\n    ```text\n{body}\n    ```'
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def result(stem: str) -> str:
+    """A committed result file: its rows as a table, then how, when and where it was measured."""
+    path = RESULTS / f"{stem}.json"
+    if not path.is_file():
+        raise PluginError(f"result file {path.relative_to(ROOT)} is missing; run the benchmark that writes it")
+    data = read_result(path)
+    rows = data["rows"]
+    header = list(rows[0])
+    table = _table(header, [[_fmt(row[k]) for k in header] for row in rows])
+    m = data["machine"]
+    where = m.get("gpu") or f"{m['cpu']} ({m['cpu_threads']} threads)"
+    settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
+    return (
+        f"{table}\n\n*Measured {data['measured_at'][:10]} on {where}, {m['device']}, torch {m['torch']}"
+        + (f"; {settings}" if settings else "")
+        + f". Command: `{data['command']}`.*"
+    )
+
+
+GENERATORS: dict[str, Callable[..., str]] = {
+    "model_zoo": model_zoo,
+    "resnet_stages": resnet_stages,
+    "cifar_resnets": cifar_resnets,
+    "summary": summary_block,
+    "result": result,
+}
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, args = match.group(1), match.group(2).split()
+        if name not in GENERATORS:
+            raise PluginError(f"{page.file.src_path}: unknown marker {{{{ {name} }}}}; known: {', '.join(GENERATORS)}")
+        return GENERATORS[name](*args)
+
+    return MARKER.sub(replace, markdown)

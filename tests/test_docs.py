@@ -1,0 +1,124 @@
+"""The documentation site: strict build, embedded code, generated numbers, offline in a real browser.
+
+Run alone with ``pytest -m docs``. The build executes every notebook, so it is
+the slowest part of the suite; it happens once per session.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from refimpl import resnet
+
+pytestmark = pytest.mark.docs
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("index.html") if "assets" not in p.parts)
+
+
+def _text(html: str) -> str:
+    """Visible text of a page, tags and highlighting spans removed."""
+    import html as html_lib
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_resnet_page_shows_bottleneck_forward_exactly(site: Path) -> None:
+    page = _text((site / "resnet" / "index.html").read_text())
+    source = inspect.getsource(resnet.Bottleneck.forward)
+    assert source.strip() in page
+
+
+def test_generated_parameter_counts_appear(site: Path) -> None:
+    home = _text((site / "index.html").read_text())
+    assert "25,557,032" in home  # ResNet-50, computed at build time
+
+
+LOADS = re.compile(
+    r"""<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']"""
+    r"""|<link\b[^>]*?\bhref\s*=\s*["']([^"']+)["']"""
+    r"""|url\(\s*["']?([^"')\s]+)|@import\s+["']([^"']+)["']"""
+)
+
+
+def test_no_page_loads_anything_from_another_host(site: Path) -> None:
+    """Scripts, styles, fonts and images all come from the site; plain links may point anywhere."""
+    for path in [*_pages(site), *site.rglob("*.css")]:
+        for groups in LOADS.findall(path.read_text(errors="replace")):
+            url = next(g for g in groups if g)
+            if url.startswith(("http:", "https:", "//")):
+                host = urlparse(url if not url.startswith("//") else "https:" + url).hostname
+                assert host in LOCAL, f"{path.relative_to(site)} loads {url}"
+
+
+def _expects_math(html: str) -> bool:
+    return 'class="arithmatex"' in html or bool(re.search(r"jp-RenderedMarkdown[\s\S]*?\$[^$<]+\$", html))
+
+
+@pytest.fixture(scope="session")
+def server(site: Path) -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
+def test_every_page_in_a_real_browser(site: Path, server: str) -> None:
+    """Each page loads with no JavaScript error, no request to another host, and typeset math."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page()
+        errors: list[str] = []
+        foreign: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("request", lambda req: foreign.append(req.url) if urlparse(req.url).hostname not in LOCAL else None)
+        for path in _pages(site):
+            rel = path.parent.relative_to(site).as_posix()
+            url = f"{server}/{rel}/" if rel != "." else f"{server}/"
+            response = page.goto(url, wait_until="networkidle")
+            assert response is not None and response.ok, url
+            if _expects_math(path.read_text()):
+                page.wait_for_selector("mjx-container", timeout=15_000)
+                assert page.locator("mjx-merror").count() == 0, f"{url}: MathJax could not typeset"
+            assert not errors, f"{url}: {errors}"
+            assert not foreign, f"{url} requested {foreign}"
+        browser.close()
