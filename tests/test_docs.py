@@ -119,6 +119,10 @@ def test_every_page_in_a_real_browser(site: Path, server: str) -> None:
             if _expects_math(path.read_text()):
                 page.wait_for_selector("mjx-container", timeout=15_000)
                 assert page.locator("mjx-merror").count() == 0, f"{url}: MathJax could not typeset"
+                widths = page.evaluate(
+                    "() => Array.from(document.querySelectorAll('mjx-container'), c => c.getBoundingClientRect().width)"
+                )
+                assert min(widths) > 0, f"{url}: typeset math is invisible (its fonts or styles did not load)"
             assert not errors, f"{url}: {errors}"
             assert not foreign, f"{url} requested {foreign}"
         browser.close()

@@ -37,7 +37,7 @@ from refimpl.results import read_result
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "results"
-MARKER = re.compile(r"^\{\{\s*(\w+)((?:\s+[\w.-]+)*)\s*\}\}\s*$", re.MULTILINE)
+MARKER = re.compile(r"^\{\{[ \t]*(\w+)((?:[ \t]+[\w.-]+)*)[ \t]*\}\}[ \t]*$", re.MULTILINE)
 
 
 # ---------------------------------------------------------------- the cache

@@ -17,14 +17,7 @@ window.MathJax = {
   },
 };
 
-// Material's instant navigation swaps pages without reloading: typeset each one.
-if (typeof document$ !== "undefined") {
-  document$.subscribe(() => {
-    if (window.MathJax && window.MathJax.typesetPromise) {
-      MathJax.startup.output.clearCache();
-      MathJax.typesetClear();
-      MathJax.texReset();
-      MathJax.typesetPromise();
-    }
-  });
-}
+// MathJax typesets each page once when it loads. The site does not enable
+// Material's instant navigation, so every page is a full load; re-typesetting
+// on Material's document$ as well raced with that first pass and left the
+// math invisible.
