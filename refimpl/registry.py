@@ -46,7 +46,7 @@ class ModelSpec:
     paper_params: str | None = None
 
 
-_CIFAR_TABLE = "He et al. 2015, section 4.2 and table 6"
+_CIFAR_TABLE = "He et al. 2015, table 6"
 
 _SPECS = [
     ModelSpec("resnet18", resnet.resnet18, "ResNet", "torchvision", "resnet18"),

@@ -77,8 +77,8 @@ def _top1(name: str) -> dict[str, float]:
 def _reference(name: str) -> str:
     spec = get_spec(name)
     if spec.reference == "paper":
-        return f"paper: {spec.reference_name}"
-    return f"{spec.reference} `{spec.reference_name}`"
+        return spec.reference_name
+    return spec.reference if spec.reference_name == name else f"{spec.reference} `{spec.reference_name}`"
 
 
 # ---------------------------------------------------------------- generators
@@ -92,10 +92,10 @@ def model_zoo() -> str:
         v1, v2 = (f"{top1[k]:.2f}" if k in top1 else "—" for k in ("IMAGENET1K_V1", "IMAGENET1K_V2"))
         size = f"{spec.input_size}²"
         rows.append([f"`{name}`", spec.family, f"{params:,}", f"{macs / 1e9:.3f}", size, _reference(name), v1, v2])
-    header = ["model", "family", "parameters", "GMACs", "input", "verified against", "top-1 V1 (%)", "top-1 V2 (%)"]
+    header = ["model", "family", "parameters", "GMACs", "input", "verified against", "top-1 V1", "top-1 V2"]
     return _table(header, rows, "llrrllrr") + (
         "\n\nGMACs: billions of multiply-accumulates for one image at the input size shown "
-        "(torchvision's metadata call them GFLOPS; 1 MAC = 2 FLOPs). Top-1: ImageNet-1K validation accuracy "
+        "(torchvision's metadata call them GFLOPS; 1 MAC = 2 FLOPs). Top-1: ImageNet-1K validation accuracy in % "
         "of torchvision's official checkpoints, read from torchvision's weights metadata; "
         "V1 is what the deprecated `pretrained=True` loads."
     )
