@@ -20,7 +20,7 @@ from refimpl.cli import main
 from refimpl.inspection import count_parameters
 from refimpl.resnet import BasicBlock, Bottleneck
 from refimpl.verify import randomize_batch_norms
-from refimpl.weights import HUB_WEIGHTS, WeightsUnavailableError, cache_path, resolve_weights
+from refimpl.weights import HUB_WEIGHTS, WeightsUnavailableError, cache_path, load_state_dict, resolve_weights
 
 SIZE = 64  # small images keep the suite fast; the architecture is size-agnostic
 SE_MODELS = [n for n in list_models() if n.startswith("se_")]
@@ -132,11 +132,10 @@ def test_gates_lie_in_0_1_and_have_shape_n_c_1_1() -> None:
     assert all(not m.gate._forward_hooks for m in model.modules() if isinstance(m, senet.SqueezeExcitation))
 
 
-@pytest.mark.parametrize("name", ["se_resnet18", "se_resnext50_32x4d"])
-def test_closed_gates_turn_every_block_into_its_shortcut(name: str) -> None:
+def test_closed_gates_turn_every_block_into_its_shortcut() -> None:
     """With every fc2 bias at -1e4 all gates are 0: the network = a ResNet whose residual branches are zero."""
-    se_model = randomize_batch_norms(create_model(name)).eval()
-    plain = create_model(name.removeprefix("se_")).eval()
+    se_model = randomize_batch_norms(create_model("se_resnet18")).eval()
+    plain = create_model("resnet18").eval()
     plain.load_state_dict({k: v for k, v in se_model.state_dict().items() if ".se." not in k}, strict=True)
     x = torch.randn(2, 3, SIZE, SIZE)
     with torch.no_grad():
@@ -202,9 +201,9 @@ def test_hub_weights_are_timms_published_checkpoints(name: str) -> None:
 def test_se_models_without_published_weights_say_so() -> None:
     for name in ("se_resnet18", "se_resnet101", "se_resnet152"):
         with pytest.raises(ValueError, match="no published weights"):
-            create_model(name, weights="DEFAULT")
+            resolve_weights(get_spec(name), "DEFAULT")
     with pytest.raises(ValueError, match="accepted: DEFAULT, a1_in1k, a2_in1k, a3_in1k, ra2_in1k$"):
-        create_model("se_resnet50", weights="IMAGENET1K_V1")
+        resolve_weights(get_spec("se_resnet50"), "IMAGENET1K_V1")
 
 
 def test_offline_without_cache_names_the_missing_file(tmp_path, monkeypatch) -> None:
@@ -229,7 +228,7 @@ def test_cached_checkpoint_loads_without_network_and_gives_timms_outputs(tmp_pat
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
     with pytest.raises(WeightsUnavailableError, match="timm_seresnet50.a1_in1k.bin"):  # DEFAULT is a1, not cached
-        create_model("se_resnet50", weights="DEFAULT")
+        load_state_dict(get_spec("se_resnet50"), "DEFAULT")
 
 
 def test_refimpl_imports_timm_only_inside_verify_reference_model() -> None:
@@ -256,7 +255,7 @@ def test_refimpl_imports_timm_only_inside_verify_reference_model() -> None:
 
 
 def test_verify_compares_outputs_with_timm_and_says_when_it_did_not(capsys) -> None:
-    assert main(["verify", "se_resnet50", "se_resnet18", "--image-size", str(SIZE)]) == 0
+    assert main(["verify", "se_resnet50", "se_resnet18", "--image-size", "32"]) == 0
     lines = capsys.readouterr().out.splitlines()
     se50 = next(line for line in lines if line.startswith("se_resnet50 "))
     se18 = next(line for line in lines if line.startswith("se_resnet18 "))
@@ -272,15 +271,13 @@ class _SEIgnored(senet.SEBottleneck):
     residual = Bottleneck.residual
 
 
-@pytest.mark.parametrize("randomized", [True, False])
-def test_verify_catches_a_skipped_se_block_only_with_random_bn_statistics(monkeypatch, capsys, randomized) -> None:
+def test_verify_catches_a_skipped_se_block(monkeypatch, capsys) -> None:
+    """Only because verify randomises timm's BN statistics: its zero-initialised last BNs would hide this."""
     spec = get_spec("se_resnet50")
     broken = registry.ModelSpec(**{**spec.__dict__, "builder": lambda: senet.ResNet(_SEIgnored, [3, 4, 6, 3])})
     monkeypatch.setitem(registry._REGISTRY, "se_resnet50", broken)
-    if not randomized:  # what verify would see with timm's zero-initialised last BNs
-        monkeypatch.setattr("refimpl.verify.randomize_batch_norms", lambda model: model)
-    assert main(["verify", "se_resnet50", "--image-size", "32"]) == (1 if randomized else 0)
-    assert ("outputs differ" in capsys.readouterr().out) == randomized
+    assert main(["verify", "se_resnet50", "--image-size", "32"]) == 1
+    assert "outputs differ" in capsys.readouterr().out
 
 
 def test_list_marks_the_count_only_references(monkeypatch, capsys) -> None:
