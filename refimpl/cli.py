@@ -54,6 +54,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         params, macs = model_cost(name)
         size = spec.input_size
         reference = spec.reference if spec.reference != "paper" else "paper table"
+        reference += "" if spec.compare_outputs else " (params only)"
         weights = ", ".join(available_weights(spec)) or "-"
         rows.append([name, spec.family, f"{params:,}", f"{macs / 1e9:.3f}", f"{size}x{size}", reference, weights])
     print(_table(rows, right={2, 3}))

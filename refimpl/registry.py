@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from torch import nn
 
-from refimpl import resnet
+from refimpl import resnet, senet
 
 __all__ = ["ModelSpec", "create_model", "get_spec", "list_models"]
 
@@ -35,6 +35,9 @@ class ModelSpec:
         input_size: the image side the model is meant for (224 or 32).
         paper_params: for ``reference="paper"``, the parameter count in millions
             exactly as the paper prints it ("0.27"), so its rounding is known.
+        compare_outputs: ``False`` where the reference computes a slightly different
+            function or names its weights differently, so that only the parameter
+            counts are compared (and ``verify`` says so).
     """
 
     name: str
@@ -44,6 +47,7 @@ class ModelSpec:
     reference_name: str
     input_size: int = 224
     paper_params: str | None = None
+    compare_outputs: bool = True
 
 
 _CIFAR_TABLE = "He et al. 2015, table 6"
@@ -60,6 +64,13 @@ _SPECS = [
     ModelSpec("resnet44", resnet.resnet44, "CIFAR ResNet", "paper", _CIFAR_TABLE, 32, "0.66"),
     ModelSpec("resnet56", resnet.resnet56, "CIFAR ResNet", "paper", _CIFAR_TABLE, 32, "0.85"),
     ModelSpec("resnet110", resnet.resnet110, "CIFAR ResNet", "paper", _CIFAR_TABLE, 32, "1.7"),
+    # timm's legacy_seresnet18/34 keep r = 16 but pool differently (see refimpl/senet.py): counts only
+    ModelSpec("se_resnet18", senet.se_resnet18, "SE-ResNet", "timm", "legacy_seresnet18", compare_outputs=False),
+    ModelSpec("se_resnet34", senet.se_resnet34, "SE-ResNet", "timm", "legacy_seresnet34", compare_outputs=False),
+    ModelSpec("se_resnet50", senet.se_resnet50, "SE-ResNet", "timm", "seresnet50"),
+    ModelSpec("se_resnet101", senet.se_resnet101, "SE-ResNet", "timm", "seresnet101"),
+    ModelSpec("se_resnet152", senet.se_resnet152, "SE-ResNet", "timm", "seresnet152"),
+    ModelSpec("se_resnext50_32x4d", senet.se_resnext50_32x4d, "SE-ResNeXt", "timm", "seresnext50_32x4d"),
 ]
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
@@ -91,7 +102,8 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
         weights: ``None`` for random initialisation, or the name of a published
             checkpoint of the reference: ``"DEFAULT"`` (the best one),
             ``"IMAGENET1K_V1"`` (what torchvision's old ``pretrained=True``
-            gave) or ``"IMAGENET1K_V2"``. Loaded unchanged with ``strict=True``.
+            gave) or ``"IMAGENET1K_V2"``; for the SE-Nets, timm's tag (``"a1_in1k"``).
+            Loaded unchanged with ``strict=True``.
         **kwargs: passed to the builder (``num_classes``, ``zero_init_residual``, ...).
 
     Raises:

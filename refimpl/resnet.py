@@ -121,6 +121,7 @@ def make_layer(
     shortcut: Callable[[int, int, int], nn.Module] = projection_shortcut,
     groups: int = 1,
     base_width: int = 64,
+    **block_args: Any,
 ) -> nn.Sequential:
     """Stack ``blocks`` residual blocks into one stage (``layer1`` ... ``layer4``).
 
@@ -136,13 +137,14 @@ def make_layer(
         shortcut: builds the shortcut of a block whose shape changes.
         groups: cardinality C of ResNeXt (1 for ResNet).
         base_width: ResNeXt's width per group d, scaled so that 64 means ResNet.
+        **block_args: further keyword arguments of every block (SE-Net's reduction r).
     """
     outplanes = planes * block.expansion
     downsample = None
     if stride != 1 or inplanes != outplanes:
         downsample = shortcut(inplanes, outplanes, stride)
-    layers = [block(inplanes, planes, stride, downsample, groups, base_width)]
-    layers += [block(outplanes, planes, 1, None, groups, base_width) for _ in range(1, blocks)]
+    layers = [block(inplanes, planes, stride, downsample, groups, base_width, **block_args)]
+    layers += [block(outplanes, planes, 1, None, groups, base_width, **block_args) for _ in range(1, blocks)]
     return nn.Sequential(*layers)
 
 
@@ -295,6 +297,8 @@ class ResNet(nn.Module):
         groups: cardinality C of ResNeXt (1 for ResNet).
         width_per_group: width per group d of ResNeXt (64 for ResNet).
         small_input: use a 3x3 stride-1 stem without max-pool, for 32x32 images.
+        block_args: further keyword arguments of every block, for block subclasses
+            (SE-Net's ``{"reduction": r}``).
     """
 
     def __init__(
@@ -306,6 +310,7 @@ class ResNet(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         small_input: bool = False,
+        block_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if len(layers) != 4:
@@ -323,7 +328,8 @@ class ResNet(nn.Module):
         inplanes = 64
         for i, (planes, blocks) in enumerate(zip(widths, layers, strict=True), start=1):
             stage = make_layer(
-                block, inplanes, planes, blocks, stride=1 if i == 1 else 2, groups=groups, base_width=width_per_group
+                block, inplanes, planes, blocks, stride=1 if i == 1 else 2, groups=groups, base_width=width_per_group,
+                **(block_args or {}),
             )
             self.add_module(f"layer{i}", stage)  # layer1 ... layer4, as in torchvision
             inplanes = planes * block.expansion

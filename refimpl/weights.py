@@ -10,11 +10,17 @@ Note that torchvision's deprecated ``pretrained=True`` (used by many tutorials,
 the lecture notes included) means the ``IMAGENET1K_V1`` weights; ``"DEFAULT"``
 gives the better ``IMAGENET1K_V2`` where one exists (ResNet-50: 76.13% vs
 80.86% top-1).
+
+Checkpoints published elsewhere (the SE-Nets' are timm's, on the Hugging Face
+hub) are described by a ``HubWeights`` entry in ``HUB_WEIGHTS`` and reached the
+same way: ``torch.hub`` downloads and caches them, and the same offline error
+applies. timm itself is not needed.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,11 +29,63 @@ from torchvision.models import WeightsEnum, get_model_weights
 
 from refimpl.registry import ModelSpec
 
-__all__ = ["WeightsUnavailableError", "available_weights", "cache_path", "load_state_dict", "resolve_weights"]
+__all__ = [
+    "HUB_WEIGHTS",
+    "HubWeights",
+    "WeightsUnavailableError",
+    "available_weights",
+    "cache_path",
+    "load_state_dict",
+    "resolve_weights",
+]
 
 
 class WeightsUnavailableError(RuntimeError):
     """The checkpoint is neither in the local cache nor downloadable."""
+
+
+@dataclass(frozen=True)
+class HubWeights:
+    """A checkpoint published outside torchvision, downloaded and cached by ``torch.hub``.
+
+    It offers what ``load_state_dict`` uses of a torchvision weights entry: ``url``
+    and ``get_state_dict``. Unlike torchvision's files, Hugging Face's carry no
+    hash in their names, so ``check_hash`` has nothing to check; the strict load
+    still checks every key and shape.
+
+    Args:
+        name: the publisher's name for it, for example ``"timm/seresnet50.a1_in1k"``.
+        url: where to download the file.
+        file_name: its name in the cache, unique across models (every Hugging Face
+            checkpoint is called ``pytorch_model.bin``).
+    """
+
+    name: str
+    url: str
+    file_name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_state_dict(self, progress: bool = True, check_hash: bool = False) -> dict[str, Any]:
+        """Download (or read from the cache) and load the state dict, tensors only."""
+        return torch.hub.load_state_dict_from_url(
+            self.url, progress=progress, check_hash=check_hash, file_name=self.file_name, weights_only=True
+        )
+
+
+def _timm_hub(model_tag: str) -> HubWeights:
+    """timm's checkpoint ``model_tag`` on the Hugging Face hub, as timm loads it without safetensors."""
+    repo = f"timm/{model_tag}"
+    return HubWeights(repo, f"https://huggingface.co/{repo}/resolve/main/pytorch_model.bin", f"timm_{model_tag}.bin")
+
+
+#: checkpoints not in torchvision, by refimpl model name; the first one is ``"DEFAULT"`` (timm's default)
+# (their preprocessing is timm's pretrained_cfg, bicubic resizing, not torchvision's; a3_in1k was trained at 160x160)
+HUB_WEIGHTS: dict[str, dict[str, HubWeights]] = {
+    "se_resnet50": {tag: _timm_hub(f"seresnet50.{tag}") for tag in ("a1_in1k", "a2_in1k", "a3_in1k", "ra2_in1k")},
+    "se_resnext50_32x4d": {tag: _timm_hub(f"seresnext50_32x4d.{tag}") for tag in ("racm_in1k", "gluon_in1k")},
+}
 
 
 def _enum(spec: ModelSpec) -> type[WeightsEnum] | None:
@@ -38,16 +96,23 @@ def _enum(spec: ModelSpec) -> type[WeightsEnum] | None:
 
 def available_weights(spec: ModelSpec) -> list[str]:
     """Names of the published checkpoints of a model (empty when there are none)."""
+    if spec.name in HUB_WEIGHTS:
+        return list(HUB_WEIGHTS[spec.name])
     enum = _enum(spec)
     return [] if enum is None else [w.name for w in enum]
 
 
-def resolve_weights(spec: ModelSpec, weights: str) -> WeightsEnum:
-    """The torchvision weights entry for ``"DEFAULT"``, ``"IMAGENET1K_V1"``, ...
+def resolve_weights(spec: ModelSpec, weights: str) -> WeightsEnum | HubWeights:
+    """The weights entry for ``"DEFAULT"``, ``"IMAGENET1K_V1"``, ... (or timm's tag, ``"a1_in1k"``).
 
     Raises:
         ValueError: the model has no published weights, or not under that name.
     """
+    if spec.name in HUB_WEIGHTS:
+        hub, key = HUB_WEIGHTS[spec.name], weights.rsplit(".", 1)[-1]  # "seresnet50.a1_in1k" works too
+        if key not in {"DEFAULT", *hub}:
+            raise ValueError(f"unknown weights {weights!r} for {spec.name}; accepted: DEFAULT, {', '.join(hub)}")
+        return next(iter(hub.values())) if key == "DEFAULT" else hub[key]
     enum = _enum(spec)
     names = available_weights(spec)
     if enum is None or not names:
@@ -60,16 +125,17 @@ def resolve_weights(spec: ModelSpec, weights: str) -> WeightsEnum:
     return enum[key]
 
 
-def cache_path(entry: WeightsEnum) -> str:
+def cache_path(entry: WeightsEnum | HubWeights) -> str:
     """Where ``torch.hub`` keeps (or would keep) the checkpoint file."""
-    filename = os.path.basename(urlparse(entry.url).path)
+    filename = entry.file_name if isinstance(entry, HubWeights) else os.path.basename(urlparse(entry.url).path)
     return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
 
 
 def load_state_dict(spec: ModelSpec, weights: str) -> dict[str, Any]:
     """The official state dict of ``spec`` under the name ``weights``.
 
-    Downloads through torchvision (hash-checked) unless the file is cached.
+    Downloads through torchvision (hash-checked), or for a ``HubWeights`` entry
+    through ``torch.hub``, unless the file is cached.
 
     Raises:
         ValueError: unknown weights name.
