@@ -109,7 +109,12 @@ class SEBasicBlock(BasicBlock):
     """ResNet's ``BasicBlock`` with SE on the residual branch: y = ReLU(SE(F(x)) + x).
 
     Args:
-        inplanes, planes, stride, downsample, groups, base_width: as for ``BasicBlock``.
+        inplanes: channels of the input x.
+        planes: channels of both convolutions and of the output (C of the SE block).
+        stride: stride of the first convolution.
+        downsample: shortcut for x when its shape differs from F(x); ``None`` is the identity.
+        groups: must be 1, as for ``BasicBlock``.
+        base_width: must be 64, as for ``BasicBlock``.
         reduction: the SE reduction ratio r.
     """
 
@@ -135,8 +140,13 @@ class SEBottleneck(Bottleneck):
     """ResNet's ``Bottleneck`` with SE on the residual branch: y = ReLU(SE(F(x)) + x).
 
     Args:
-        inplanes, planes, stride, downsample, groups, base_width: as for ``Bottleneck``.
-        reduction: the SE reduction ratio r (on the 4 * planes output channels).
+        inplanes: channels of the input x.
+        planes: inner width; the block outputs C = 4 * planes channels, which SE gates.
+        stride: stride of the 3x3 convolution.
+        downsample: shortcut for x when its shape differs from F(x); ``None`` is the identity.
+        groups: cardinality of ResNeXt (1 for ResNet).
+        base_width: width per group of ResNeXt (64 for ResNet).
+        reduction: the SE reduction ratio r.
     """
 
     def __init__(

@@ -168,17 +168,53 @@ def result(stem: str) -> str:
     rows = data["rows"]
     header = list(rows[0])
     table = _table(header, [[_fmt(row[k]) for k in header] for row in rows])
-    m = data["machine"]
-    where = m.get("gpu") or f"{m['cpu']} ({m['cpu_threads']} threads)"
     settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
     return (
-        f"{table}\n\n*Measured {data['measured_at'][:10]} on {where}, {m['device']}, torch {m['torch']}"
+        f"{table}\n\n*Measured {_measured_on(data)}"
         + (f"; {settings}" if settings else "")
         + f". Command: `{data['command']}`.*"
     )
 
 
+def _measured_on(data: dict[str, Any]) -> str:
+    m = data["machine"]
+    where = m.get("gpu") or f"{m['cpu']} ({m['cpu_threads']} threads)"
+    return f"{data['measured_at'][:10]} on {where}, {m['device']}, torch {m['torch']}"
+
+
+def se_cost() -> str:
+    """What SE costs ResNet-50, over the reduction ratio r (from docs/results/se_cost.json)."""
+    data = read_result(RESULTS / "se_cost.json")
+    base = data["resnet50"]
+    rows = [["ResNet-50", "—", f"{base['params']:,}", f"{base['gmacs']:.3f}", "—", "—"]]
+    for row in data["se_resnet50"]:
+        rows.append([
+            "SE-ResNet-50", row["reduction"], f"{row['params']:,}", f"{row['gmacs']:.3f}",
+            f"+{row['extra_params_percent']:.1f}%", f"+{row['extra_gmacs_percent']:.3f}%",
+        ])  # fmt: skip
+    header = ["model", "r", "parameters", "GMACs (224²)", "extra parameters", "extra GMACs"]
+    return _table(header, rows) + (
+        f"\n\n*Computed by `{data['command']}` on the meta device ({_measured_on(data)}). "
+        "GMACs count convolutions and matrix products only, as torchvision does.*"
+    )
+
+
+def se_paper() -> str:
+    """The paper's published figures, quoted with their source."""
+    paper = read_result(RESULTS / "se_cost.json")["paper"]
+    err, flops = paper["top1_error_percent"], paper["gflops"]
+    rows = [
+        ["ResNet-50", err["resnet50"], flops["resnet50"]],
+        ["SE-ResNet-50", err["se_resnet50"], flops["se_resnet50"]],
+    ]
+    return _table(["model (paper's re-implementation)", "top-1 error (%)", "GFLOPs (paper's counting)"], rows) + (
+        f"\n\n*Quoted from {paper['source']}, {err['table']}. {paper['note'][0].upper()}{paper['note'][1:]}.*"
+    )
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
+    "se_cost": se_cost,
+    "se_paper": se_paper,
     "model_zoo": model_zoo,
     "resnet_stages": resnet_stages,
     "cifar_resnets": cifar_resnets,
