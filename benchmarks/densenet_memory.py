@@ -14,8 +14,9 @@ in both modes). The memory reported is the peak of the step minus what the
 process held once the model and the input were built, that is activations,
 gradients and workspace:
 
-- on the CPU, the process's peak resident memory (``ru_maxrss``) minus its
-  resident memory after building (from ``/proc/self/statm``);
+- on the CPU, the process's peak resident memory (``VmHWM`` on Linux; on
+  Linux ``ru_maxrss`` would include the parent's peak) minus its resident
+  memory after building (``VmRSS``);
 - on CUDA, ``torch.cuda.max_memory_allocated`` minus ``memory_allocated``
   after building (the caching allocator's reserve is not counted).
 
@@ -51,6 +52,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from refimpl import create_model
+from refimpl.densenet import DenseLayer
 from refimpl.results import write_result
 
 #: model -> (batch size, image side), as the issue asks
@@ -60,19 +62,43 @@ GOAL_TIME = 1.35  # memory-efficient / plain, at most
 MIB = 2**20
 
 
+def _proc_status_kib(field: str) -> int | None:
+    """A ``kB`` field of ``/proc/self/status`` (Linux), in KiB, or ``None``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _rss_now() -> int:
     """Resident memory of this process now, in bytes (Linux); else the peak so far."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return _rss_peak()
+    kib = _proc_status_kib("VmRSS")
+    return _rss_peak() if kib is None else kib * 1024
 
 
 def _rss_peak() -> int:
-    """Peak resident memory of this process, in bytes (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """Peak resident memory of this process, in bytes.
+
+    On Linux this is ``VmHWM``, the peak of this program's own memory: unlike
+    ``ru_maxrss``, it does not carry over the parent's peak through fork and exec.
+    Elsewhere ``ru_maxrss`` (bytes on macOS).
+    """
+    kib = _proc_status_kib("VmHWM")
+    if kib is not None:
+        return kib * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _reset_rss_peak() -> None:
+    """Forget the peak so far (Linux 4.0+), so that building the model cannot set it."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
 def _sync(device: torch.device) -> None:
@@ -106,6 +132,7 @@ def peak_memory(model_name: str, memory_efficient: bool, batch_size: int, image_
         torch.cuda.reset_peak_memory_stats(device)
         baseline = torch.cuda.memory_allocated(device)
     else:
+        _reset_rss_peak()
         baseline = _rss_now()
 
     def peak() -> int:
@@ -131,6 +158,45 @@ def measure_memory(model_name: str, memory_efficient: bool, args: argparse.Names
     if result.returncode != 0:
         raise RuntimeError(f"{model_name} (memory_efficient={memory_efficient}) failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def stored_activations(model_name: str, memory_efficient: bool, image_size: int) -> dict[str, float]:
+    """MiB per image that autograd keeps for the backward pass, by part of the network.
+
+    Counts the distinct tensors saved for the backward pass (weights excluded)
+    during one forward pass of one image, plus, in memory-efficient mode, the
+    layers' k new feature maps that the recomputation needs. This is the
+    memory the mode can shrink; the measured peak adds the backward pass's
+    temporary memory and the allocator's slack.
+    """
+    torch.manual_seed(0)
+    model = create_model(model_name, memory_efficient=memory_efficient).train()
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    part = ["stem"]
+    for name, child in model.features.named_children():  # conv0 ... pool0, denseblock1, transition1, ..., norm5
+        label = "stem" if name.endswith("0") else "dense layers" if name.startswith("denseblock") else "transitions"
+        child.register_forward_pre_hook(lambda module, args, label=label: part.__setitem__(0, label))
+    saved: dict[int, tuple[str, int]] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in weights:
+            saved.setdefault(ptr, (part[0], t.untyped_storage().nbytes()))
+        return t
+
+    new_maps: list[int] = []
+    if memory_efficient:
+        for module in model.modules():
+            if isinstance(module, DenseLayer):
+                module.register_forward_hook(lambda m, args, out: new_maps.append(out.untyped_storage().nbytes()))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(torch.randn(1, 3, image_size, image_size))
+    mib: dict[str, float] = {"stem": 0.0, "dense layers": 0.0, "transitions": 0.0}
+    for label, nbytes in saved.values():
+        mib[label] = mib.get(label, 0.0) + nbytes / MIB
+    mib["dense layers"] += sum(new_maps) / MIB
+    mib["total"] = sum(mib.values())
+    return mib
 
 
 def measure_time(model_name: str, args: argparse.Namespace) -> dict[str, float]:
@@ -178,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS), metavar="NAME")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=2, help="timed steps of each mode (default: 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps of each mode (default: 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps of each mode first (default: 1)")
     parser.add_argument("--memory-steps", type=int, default=1, help="steps whose peak is measured (default: 1)")
     parser.add_argument("--threads", type=int, help="CPU threads of torch (default: torch's own choice)")
@@ -193,10 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
 
+    jobs = [(name, efficient) for name in args.models for efficient in (False, True)]
+    memory = {job: measure_memory(*job, args) for job in tqdm(jobs, desc="memory", unit="run")}
+    times = {name: measure_time(name, args) for name in tqdm(args.models, desc="time", unit="model")}
+    stored = {(name, efficient): stored_activations(name, efficient, CONFIGS[name][1]) for name, efficient in jobs}
     rows = []
-    for name in tqdm(args.models, desc="models", unit="model"):
-        plain, efficient = measure_memory(name, False, args), measure_memory(name, True, args)
-        timing = measure_time(name, args)
+    for name in args.models:
+        plain, efficient, timing = memory[name, False], memory[name, True], times[name]
         batch_size, image_size = CONFIGS[name]
         memory_ratio = efficient["peak_mib"] / plain["peak_mib"]
         rows.append(
@@ -211,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
                     "steps_s": timing["memory_efficient_steps_s"],
                 },
                 "memory_ratio": memory_ratio,
+                "stored_activations_mib_per_image": {
+                    "plain": stored[name, False],
+                    "memory_efficient": stored[name, True],
+                },
+                "stored_activations_ratio": stored[name, True]["total"] / stored[name, False]["total"],
                 "forward_memory_ratio": efficient["forward_peak_mib"] / plain["forward_peak_mib"],
                 "time_ratio": timing["time_ratio"],
                 "meets_goal": memory_ratio <= GOAL_MEMORY and timing["time_ratio"] <= GOAL_TIME,
@@ -218,22 +292,27 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     print(f"{'model':<16} {'batch':>5} {'size':>4} {'plain MiB':>10} {'eff. MiB':>9} {'memory':>7} {'fwd':>6} "
-          f"{'plain s':>8} {'eff. s':>7} {'time':>6}  goal")  # fmt: skip
+          f"{'stored':>7} {'plain s':>8} {'eff. s':>7} {'time':>6}  goal")  # fmt: skip
     for r in rows:
         print(
             f"{r['model']:<16} {r['batch_size']:>5} {r['image_size']:>4} {r['plain']['peak_mib']:>10.0f} "
             f"{r['memory_efficient']['peak_mib']:>9.0f} {r['memory_ratio']:>6.2f}x {r['forward_memory_ratio']:>5.2f}x "
-            f"{r['plain']['step_s']:>8.2f} {r['memory_efficient']['step_s']:>7.2f} {r['time_ratio']:>5.2f}x  "
-            f"{'ok' if r['meets_goal'] else 'MISSED'}"
+            f"{r['stored_activations_ratio']:>6.2f}x {r['plain']['step_s']:>8.2f} "
+            f"{r['memory_efficient']['step_s']:>7.2f} {r['time_ratio']:>5.2f}x  {'ok' if r['meets_goal'] else 'MISSED'}"
         )
     print(
-        "memory, fwd (before the backward pass) and time: memory-efficient / plain; "
+        "memory-efficient / plain: memory (peak of the step), fwd (peak before the backward pass), "
+        "stored (activations kept for the backward pass, counted), time; "
         f"goal <= {GOAL_MEMORY}x memory at <= {GOAL_TIME}x time"
     )
+    for r in rows:
+        for mode in ("plain", "memory_efficient"):
+            parts = r["stored_activations_mib_per_image"][mode]
+            print(f"{r['model']} {mode}, stored MiB per image: " + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()))
     if args.out:
         settings = {k: getattr(args, k) for k in ("device", "repeats", "warmup", "memory_steps", "threads")}
         method = (
-            "peak resident memory (ru_maxrss) minus resident memory after building the model and input, "
+            "peak resident memory (VmHWM) minus resident memory (VmRSS) after building the model and input, "
             "one fresh process per configuration"
             if args.device == "cpu"
             else "torch.cuda.max_memory_allocated minus memory_allocated after building the model and input, "
