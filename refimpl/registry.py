@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from torch import nn
 
-from refimpl import resnet, senet
+from refimpl import densenet, resnet, senet
 
 __all__ = ["ModelSpec", "create_model", "get_spec", "list_models"]
 
@@ -38,6 +38,8 @@ class ModelSpec:
         compare_outputs: ``False`` where the reference computes a slightly different
             function or names its weights differently, so that only the parameter
             counts are compared (and ``verify`` says so).
+        adapt_state_dict: applied to a published checkpoint before it is loaded,
+            for checkpoints whose keys predate the current names (DenseNet).
     """
 
     name: str
@@ -48,6 +50,7 @@ class ModelSpec:
     input_size: int = 224
     paper_params: str | None = None
     compare_outputs: bool = True
+    adapt_state_dict: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 _CIFAR_TABLE = "He et al. 2015, table 6"
@@ -64,6 +67,22 @@ _SPECS = [
     ModelSpec("resnet44", resnet.resnet44, "CIFAR ResNet", "paper", _CIFAR_TABLE, 32, "0.66"),
     ModelSpec("resnet56", resnet.resnet56, "CIFAR ResNet", "paper", _CIFAR_TABLE, 32, "0.85"),
     ModelSpec("resnet110", resnet.resnet110, "CIFAR ResNet", "paper", _CIFAR_TABLE, 32, "1.7"),
+]
+
+_DENSENET_TABLE = "Huang et al. 2017, table 2"
+_legacy = densenet.rename_legacy_keys  # torchvision's DenseNet checkpoints use pre-0.4 key names
+
+_SPECS += [
+    ModelSpec("densenet121", densenet.densenet121, "DenseNet", "torchvision", "densenet121", adapt_state_dict=_legacy),
+    ModelSpec("densenet161", densenet.densenet161, "DenseNet", "torchvision", "densenet161", adapt_state_dict=_legacy),
+    ModelSpec("densenet169", densenet.densenet169, "DenseNet", "torchvision", "densenet169", adapt_state_dict=_legacy),
+    ModelSpec("densenet201", densenet.densenet201, "DenseNet", "torchvision", "densenet201", adapt_state_dict=_legacy),
+    ModelSpec("densenet_bc_100", densenet.densenet_bc_100, "CIFAR DenseNet-BC", "paper", _DENSENET_TABLE, 32, "0.8"),
+    ModelSpec("densenet_bc_250", densenet.densenet_bc_250, "CIFAR DenseNet-BC", "paper", _DENSENET_TABLE, 32, "15.3"),
+    ModelSpec("densenet_bc_190", densenet.densenet_bc_190, "CIFAR DenseNet-BC", "paper", _DENSENET_TABLE, 32, "25.6"),
+]
+
+_SPECS += [
     # timm's legacy_seresnet18/34 keep r = 16 but pool differently (see refimpl/senet.py): counts only
     ModelSpec("se_resnet18", senet.se_resnet18, "SE-ResNet", "timm", "legacy_seresnet18", compare_outputs=False),
     ModelSpec("se_resnet34", senet.se_resnet34, "SE-ResNet", "timm", "legacy_seresnet34", compare_outputs=False),
@@ -119,7 +138,7 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
     if kwargs.get("num_classes", 1000) != 1000 or kwargs.get("small_input", False):
         raise ValueError(
             "pretrained weights need num_classes=1000 and small_input=False; "
-            "to fine-tune, load them and then replace model.fc"
+            "to fine-tune, load them and then replace the last layer (model.fc; model.classifier for DenseNet)"
         )
     model = spec.builder(**kwargs)
     model.load_state_dict(load_state_dict(spec, weights), strict=True)

@@ -135,7 +135,8 @@ def load_state_dict(spec: ModelSpec, weights: str) -> dict[str, Any]:
     """The official state dict of ``spec`` under the name ``weights``.
 
     Downloads through torchvision (hash-checked), or for a ``HubWeights`` entry
-    through ``torch.hub``, unless the file is cached.
+    through ``torch.hub``, unless the file is cached, and applies
+    ``spec.adapt_state_dict`` where the checkpoint's keys need renaming.
 
     Raises:
         ValueError: unknown weights name.
@@ -143,7 +144,7 @@ def load_state_dict(spec: ModelSpec, weights: str) -> dict[str, Any]:
     """
     entry = resolve_weights(spec, weights)
     try:
-        return entry.get_state_dict(progress=True, check_hash=True)
+        state_dict = entry.get_state_dict(progress=True, check_hash=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a hash mismatch a RuntimeError
         path = cache_path(entry)
         raise WeightsUnavailableError(
@@ -151,3 +152,4 @@ def load_state_dict(spec: ModelSpec, weights: str) -> dict[str, Any]:
             f"({err}); download that file where you have network access and put it at {path} "
             "(set TORCH_HOME to use another cache folder)"
         ) from err
+    return state_dict if spec.adapt_state_dict is None else spec.adapt_state_dict(state_dict)

@@ -9,6 +9,8 @@ from refimpl import get_spec, list_models
 
 IMAGENET_MODELS = [n for n in list_models() if get_spec(n).reference == "torchvision"]
 PAPER_MODELS = [n for n in list_models() if get_spec(n).reference == "paper"]
+RESNET_MODELS = [n for n in IMAGENET_MODELS if get_spec(n).family in ("ResNet", "ResNeXt")]
+DENSENET_MODELS = [n for n in IMAGENET_MODELS if get_spec(n).family == "DenseNet"]
 
 
 @pytest.fixture(autouse=True)

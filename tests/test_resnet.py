@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from conftest import IMAGENET_MODELS
+from conftest import RESNET_MODELS
 from torch import nn
 
 from refimpl import create_model, resnet
@@ -22,21 +22,21 @@ def _pair(name: str, **kwargs: object) -> tuple[nn.Module, nn.Module]:
     return reference, ours
 
 
-@pytest.mark.parametrize("name", IMAGENET_MODELS)
+@pytest.mark.parametrize("name", RESNET_MODELS)
 def test_output_shape(name: str) -> None:
     model = create_model(name, num_classes=7).eval()
     with torch.no_grad():
         assert model(torch.randn(2, 3, SIZE, SIZE)).shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", IMAGENET_MODELS)
+@pytest.mark.parametrize("name", RESNET_MODELS)
 def test_parameter_count_equals_torchvision(name: str) -> None:
     with torch.device("meta"):
         expected = count_parameters(getattr(torchvision.models, name)())
         assert count_parameters(create_model(name)) == expected
 
 
-@pytest.mark.parametrize("name", IMAGENET_MODELS)
+@pytest.mark.parametrize("name", RESNET_MODELS)
 def test_same_outputs_and_gradients_as_torchvision(name: str) -> None:
     reference, ours = _pair(name)
     x = torch.randn(2, 3, SIZE, SIZE)
