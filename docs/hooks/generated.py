@@ -82,6 +82,12 @@ def _reference(name: str) -> str:
 
 
 # ---------------------------------------------------------------- generators
+def _measured_on(data: dict[str, Any]) -> str:
+    m = data["machine"]
+    where = m.get("gpu") or f"{m['cpu']} ({m['cpu_threads']} threads)"
+    return f"{data['measured_at'][:10]} on {where}, {m['device']}, torch {m['torch']}"
+
+
 def model_zoo() -> str:
     """Every registered model: size, cost, reference and official accuracy."""
     rows = []
@@ -121,23 +127,79 @@ def resnet_stages() -> str:
     return _table(header, rows, "llcrrr".replace("c", "l"))
 
 
-def cifar_resnets() -> str:
-    """The paper's CIFAR-10 ResNets against its table 6."""
+def paper_table(prefix: str) -> str:
+    """Models built from a paper's table (names starting with ``prefix``) against that table."""
     from refimpl.verify import paper_params_match
 
     rows = []
     for name in list_models():
         spec = get_spec(name)
-        if spec.family != "CIFAR ResNet":
+        if spec.reference != "paper" or not name.startswith(prefix):
+            continue
+        params, macs = model_cost(name)
+        ok = "✓" if paper_params_match(params, spec.paper_params or "") else "✗"
+        rows.append([f"`{name}`", f"{params:,}", f"{spec.paper_params}M", ok, f"{macs / 1e6:.1f}", spec.reference_name])
+    if not rows:
+        raise PluginError(f"no paper-table model starts with {prefix!r}")
+    header = ["model", "parameters", "paper", "rounds to paper", "MMACs (32²)", "source"]
+    return _table(header, rows, "lrrlrl")
+
+
+def densenet_configs() -> str:
+    """The ImageNet DenseNets' configuration, read off the built models."""
+    rows = []
+    for name in list_models():
+        if get_spec(name).family != "DenseNet":
             continue
         with torch.device("meta"):
-            model = spec.builder()
+            model = get_spec(name).builder()
+        blocks = [m for n, m in model.features.named_children() if n.startswith("denseblock")]
+        k = blocks[0].denselayer1.conv2.out_channels
+        k0 = model.features.conv0.out_channels
+        layers = " / ".join(str(len(b)) for b in blocks)
         params, macs = model_cost(name)
-        n = len(model.layer1)
-        ok = "✓" if paper_params_match(params, spec.paper_params or "") else "✗"
-        rows.append([f"`{name}`", n, 6 * n + 2, f"{params:,}", f"{spec.paper_params}M", ok, f"{macs / 1e6:.1f}"])
-    header = ["model", "n", "layers (6n+2)", "parameters", "paper (table 6)", "rounds to paper", "MMACs (32²)"]
-    return _table(header, rows, "lrrrrlr")
+        rows.append([f"`{name}`", k, k0, layers, model.classifier.in_features, f"{params:,}", f"{macs / 1e9:.2f}"])
+    header = ["model", "growth rate k", "stem channels", "layers per block", "final channels", "parameters",
+              "GMACs (224²)"]  # fmt: skip
+    return _table(header, rows, "lrrlrrr")
+
+
+def efficiency() -> str:
+    """DenseNet vs ResNet: parameters, GMACs and official top-1 (from docs/results/efficiency.json)."""
+    data = read_result(RESULTS / "efficiency.json")
+    rows = []
+    for row in data["rows"]:
+        top1 = row["imagenet1k"]
+        v1, v2 = (f"{top1[k]['top1']:.2f}" if k in top1 else "—" for k in ("IMAGENET1K_V1", "IMAGENET1K_V2"))
+        per_m = top1["IMAGENET1K_V1"]["top1"] / (row["params"] / 1e6)
+        rows.append([f"`{row['model']}`", f"{row['params'] / 1e6:.2f}", f"{row['gmacs']:.2f}", v1, v2, f"{per_m:.1f}"])
+    header = ["model", "parameters (M)", "GMACs (224²)", "top-1 V1 (%)", "top-1 V2 (%)", "V1 top-1 per M parameters"]
+    return _table(header, rows) + (
+        f"\n\n*Written by `{data['command']}` ({_measured_on(data)}); top-1 from {data['source']}. "
+        "Compare V1 with V1: the V2 weights come from a newer training recipe, which DenseNet never got.*"
+    )
+
+
+def densenet_memory() -> str:
+    """Plain vs memory-efficient training step (from docs/results/densenet_memory_cpu.json)."""
+    data = read_result(RESULTS / "densenet_memory_cpu.json")
+    rows = []
+    for row in data["rows"]:
+        plain, eff = row["plain"], row["memory_efficient"]
+        rows.append([
+            f"`{row['model']}`", f"{row['batch_size']} × {row['image_size']}²",
+            f"{plain['peak_mib']:,.0f}", f"{eff['peak_mib']:,.0f}", f"{row['memory_ratio']:.2f}×",
+            f"{row['stored_activations_ratio']:.2f}×", f"{plain['step_s']:.2f}", f"{eff['step_s']:.2f}",
+            f"{row['time_ratio']:.2f}×",
+        ])  # fmt: skip
+    header = ["model", "batch", "peak MiB, plain", "peak MiB, efficient", "memory ratio", "stored activations ratio",
+              "step s, plain", "step s, efficient", "time ratio"]  # fmt: skip
+    goal = data["goal"]
+    return _table(header, rows) + (
+        f"\n\n*Measured {_measured_on(data)} with `{data['command']}`. Memory: {data['memory_method']}. "
+        f"Stored activations: what autograd keeps for the backward pass, counted by the script. "
+        f"Goal: at most {goal['memory_ratio']}× the memory at {goal['time_ratio']}× the time.*"
+    )
 
 
 def summary_block(name: str) -> str:
@@ -176,12 +238,6 @@ def result(stem: str) -> str:
     )
 
 
-def _measured_on(data: dict[str, Any]) -> str:
-    m = data["machine"]
-    where = m.get("gpu") or f"{m['cpu']} ({m['cpu_threads']} threads)"
-    return f"{data['measured_at'][:10]} on {where}, {m['device']}, torch {m['torch']}"
-
-
 def se_cost() -> str:
     """What SE costs ResNet-50, over the reduction ratio r (from docs/results/se_cost.json)."""
     data = read_result(RESULTS / "se_cost.json")
@@ -217,7 +273,10 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "se_paper": se_paper,
     "model_zoo": model_zoo,
     "resnet_stages": resnet_stages,
-    "cifar_resnets": cifar_resnets,
+    "paper_table": paper_table,
+    "densenet_configs": densenet_configs,
+    "efficiency": efficiency,
+    "densenet_memory": densenet_memory,
     "summary": summary_block,
     "result": result,
 }
