@@ -1,11 +1,13 @@
-"""``python -m refimpl``: list the models, print a summary, verify against the references.
+"""``python -m refimpl``: list the models, print a summary, verify against the references, train.
 
-Exit codes: 0 success, 1 a verification failed, 2 bad arguments or an unknown model.
+Exit codes: 0 success, 1 a verification failed or training diverged, 2 bad arguments, an unknown
+model, missing data or an unusable checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -29,6 +31,26 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -99,10 +121,59 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from refimpl.data import DataUnavailableError
+    from refimpl.train import CheckpointError, NonFiniteLossError, TrainConfig, resolve_config, train
+
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+    try:
+        train(resolve_config(**given))
+    except (DataUnavailableError, CheckpointError) as err:
+        print(f"{args.prog}: error: {err}", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as err:
+        print(f"{args.prog}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    from refimpl.data import DATASETS
+    from refimpl.train import TrainConfig
+
+    d = TrainConfig()  # flags left out are None: defaults for a new run, the checkpoint's for --resume
+    p.add_argument("--model", help=f"a model name from 'list' (default: {d.model})")
+    p.add_argument(
+        "--small-input", action="store_true", default=None, help="3x3 stem for 32x32 images (ImageNet ResNets)"
+    )
+    p.add_argument("--dataset", choices=DATASETS, help=f"digits and fake need no network (default: {d.dataset})")
+    p.add_argument("--data-root", help="folder that holds cifar-10-batches-py/ (default: .)")
+    p.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 if it is missing")
+    p.add_argument("--epochs", type=_positive, help=f"default: {d.epochs}")
+    p.add_argument("--batch-size", type=_positive, help=f"default: {d.batch_size}")
+    p.add_argument("--lr", type=_positive_float, help=f"peak learning rate (default: {d.lr})")
+    p.add_argument("--max-steps", type=_positive, help="at most this many batches per epoch, for smoke runs")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto, CUDA when present")
+    p.add_argument("--out", metavar="DIR", help="for metrics.jsonl and checkpoint.pt (default: runs/MODEL-DATASET)")
+    p.add_argument(
+        "--resume", nargs="?", const="", metavar="CHECKPOINT",
+        help="continue a run with its own settings (default file: DIR/checkpoint.pt)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    p.add_argument("--compile", action="store_true", default=None, help="wrap the model in torch.compile")
+    p.add_argument(
+        "--loader", choices=["gpu", "dataloader"],
+        help="gpu: the data set kept on the training device; dataloader: the notes' DataLoader (default: gpu)",
+    )  # fmt: skip
+    p.add_argument("--normalize", choices=["imagenet", "cifar10"], help="channel statistics (default: imagenet)")
+    p.add_argument("--schedule", choices=["onecycle", "cosine"], help=f"default: {d.schedule}")
+    p.add_argument("--workers", type=_non_negative, help=f"DataLoader worker processes (default: {d.workers})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (also rendered in the docs)."""
     parser = _Parser(prog="python -m refimpl", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{list,summary,verify}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{list,summary,verify,train}")
 
     p = sub.add_parser("list", help="every model with its parameters and GMACs")
     p.set_defaults(func=_cmd_list)
@@ -121,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="models to verify (default: all)")
     p.add_argument("--image-size", type=_positive, help="side of the random test images (default: the model's own)")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("train", help="smoke-train a model on CIFAR-10, or offline on digits or fake data")
+    _add_train_arguments(p)
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

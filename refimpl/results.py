@@ -14,12 +14,14 @@ import platform
 import shlex
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
-__all__ = ["machine", "read_result", "write_result"]
+__all__ = ["atomic_open", "machine", "read_result", "write_result"]
 
 
 def _cpu_name() -> str:
@@ -56,6 +58,25 @@ def machine(device: torch.device | str = "cpu") -> dict[str, Any]:
     return info
 
 
+@contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; it replaces ``path`` when the block succeeds.
+
+    A reader never sees half a file, and a failure (or an interruption) inside
+    the block leaves the old file as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
 def write_result(path: str | os.PathLike[str], data: dict[str, Any], device: torch.device | str = "cpu") -> Path:
     """Write ``data`` with the command, the UTC time and the machine, atomically.
 
@@ -63,22 +84,15 @@ def write_result(path: str | os.PathLike[str], data: dict[str, Any], device: tor
     so a reader never sees half a file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "measured_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
         "machine": machine(device),
         **data,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        json.dump(record, f, indent=2)
+        f.write("\n")
     return path
 
 

@@ -1,0 +1,392 @@
+"""Data for training: CIFAR-10 as the lecture notes load it, and a faster way.
+
+The notes' code practice, which stays the documented default::
+
+    transform = Compose([ToTensor(), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])])
+    train_set = torchvision.datasets.CIFAR10(root="./", download=True, transform=transform)
+    loader = DataLoader(train_set, batch_size=64, shuffle=True, num_workers=2)
+
+What this file holds, top to bottom:
+
+1. the two normalisations: the notes' ImageNet statistics (default) and
+   CIFAR-10's own channel statistics;
+2. ``notes_transform``: the notes' PIL transforms, with the training
+   augmentation (random crop with 4 pixels of padding, horizontal flip);
+3. ``load_dataset``: ``cifar10`` through ``torchvision.datasets.CIFAR10``
+   (downloaded only when asked), and two data sets that need no network:
+   ``digits`` (scikit-learn's 1,797 real handwritten digits, upsampled to
+   32x32 RGB) and ``fake`` (torchvision's ``FakeData``, noise for plumbing);
+4. the two loaders: ``NotesLoader``, the notes' ``DataLoader``; and
+   ``DeviceLoader``: the whole uint8 data set moved to the training device
+   once, augmented there and sliced into batches, with no worker processes;
+   ``make_loaders`` builds either pair, for training and for testing.
+
+Why a second loader: the notes' ``DataLoader`` decodes, augments and
+normalises every image in Python with PIL, in two worker processes. A GPU
+trains a CIFAR-sized ResNet faster than that, so it waits for data. The whole
+CIFAR-10 training set is 150 MB as uint8, which fits on any GPU; cropping,
+flipping and normalising a batch there costs a few tensor operations.
+
+Both loaders draw their order and augmentation from a generator seeded with
+(seed, epoch) alone, so a run resumed at an epoch sees exactly the batches an
+uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+__all__ = [
+    "CIFAR10_STATS",
+    "DATASETS",
+    "IMAGENET_STATS",
+    "DataUnavailableError",
+    "DeviceLoader",
+    "Digits",
+    "NotesLoader",
+    "epoch_seed",
+    "load_dataset",
+    "make_loaders",
+    "notes_transform",
+    "random_crop_flip",
+    "to_tensors",
+]
+
+# (mean, std) per channel, of images scaled to [0, 1]
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # the notes' choice
+CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))  # the training set's own
+NORMALIZATIONS = {"imagenet": IMAGENET_STATS, "cifar10": CIFAR10_STATS}
+
+DATASETS = ("cifar10", "digits", "fake")
+NUM_CLASSES = 10  # all three have ten classes
+PAD = 4  # pixels of padding of the random crop
+HFLIP = {"cifar10": True, "fake": True, "digits": False}  # a mirrored digit is another symbol, or none
+FAKE_SIZES = {True: 512, False: 128}  # images in FakeData's train and test split
+
+
+class DataUnavailableError(RuntimeError):
+    """CIFAR-10 is not on disk and cannot be downloaded; the message says how to get it."""
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A seed of its own for every (seed, epoch) pair, for the data order and augmentation."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+# --8<-- [start:notes_transform]
+def notes_transform(normalize: str = "imagenet", augment: bool = False, hflip: bool = True) -> transforms.Compose:
+    """The notes' transforms: ``ToTensor`` and ``Normalize``, augmented for training.
+
+    Args:
+        normalize: ``"imagenet"`` (the notes' statistics) or ``"cifar10"``.
+        augment: put a random 32x32 crop of the image padded by 4 pixels, and a
+            random horizontal flip, in front (for the training set).
+        hflip: whether the augmentation flips (not for digits).
+    """
+    mean, std = NORMALIZATIONS[normalize]
+    steps: list = []
+    if augment:
+        steps.append(transforms.RandomCrop(32, padding=PAD))
+        if hflip:
+            steps.append(transforms.RandomHorizontalFlip())
+    steps += [transforms.ToTensor(), transforms.Normalize(mean=mean, std=std)]
+    return transforms.Compose(steps)
+
+
+# --8<-- [end:notes_transform]
+
+
+class Digits(datasets.VisionDataset):
+    """scikit-learn's handwritten digits (UCI), as 32x32 RGB images.
+
+    1,797 real 8x8 grey images of the digits 0-9 ship with scikit-learn, so
+    this data set needs no network and really can be learnt. The images are
+    upsampled bilinearly to 32x32, scaled from 0..16 to 0..255 and repeated
+    over three channels; a fixed, stratified split keeps 360 for testing.
+    It mirrors ``CIFAR10``: ``data`` is (N, 32, 32, 3) uint8, ``targets`` a list.
+
+    Args:
+        train: the 1,437 training images, or else the 360 test images.
+        transform: applied to each PIL image, as in ``CIFAR10``.
+    """
+
+    test_size = 360
+
+    def __init__(self, train: bool = True, transform: transforms.Compose | None = None) -> None:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        super().__init__(transform=transform)
+        digits = load_digits()
+        images = torch.from_numpy(digits.images).float()[:, None]  # (1797, 1, 8, 8), values 0..16
+        images = F.interpolate(images, size=(32, 32), mode="bilinear", align_corners=False)
+        images = (images * (255 / 16)).round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1)
+        split = train_test_split(
+            images.permute(0, 2, 3, 1).numpy(), digits.target,
+            test_size=self.test_size, stratify=digits.target, random_state=0,
+        )  # fmt: skip
+        data, targets = (split[0], split[2]) if train else (split[1], split[3])
+        self.data: np.ndarray = np.ascontiguousarray(data)  # (N, 32, 32, 3) uint8
+        self.targets: list[int] = targets.tolist()
+
+    def __getitem__(self, index: int) -> tuple[object, int]:
+        image = Image.fromarray(self.data[index])
+        return (image if self.transform is None else self.transform(image)), self.targets[index]
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _cifar10(root: Path, train: bool, download: bool, transform: transforms.Compose | None) -> datasets.CIFAR10:
+    folder = root / datasets.CIFAR10.base_folder
+    how = (
+        f"run with --download, or download {datasets.CIFAR10.url} "
+        f"and unpack it into {root} (it holds {datasets.CIFAR10.base_folder}/)"
+    )
+    if download:
+        try:
+            datasets.CIFAR10(root, train=train, download=True)  # torchvision checks the archive's MD5
+        except (OSError, RuntimeError) as err:  # no network, or a damaged archive
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise DataUnavailableError(f"could not download CIFAR-10 into {root} ({reason}); {how}") from None
+    try:
+        return datasets.CIFAR10(root, train=train, transform=transform)  # checks each file's MD5
+    except RuntimeError:
+        raise DataUnavailableError(f"CIFAR-10 not found (or incomplete) in {folder}; {how}") from None
+
+
+def load_dataset(
+    name: str,
+    root: str | Path = ".",
+    train: bool = True,
+    download: bool = False,
+    transform: transforms.Compose | None = None,
+) -> datasets.VisionDataset:
+    """One split of ``cifar10``, ``digits`` or ``fake``, returning PIL images.
+
+    Args:
+        name: ``"cifar10"``, ``"digits"`` or ``"fake"``.
+        root: the folder that holds ``cifar-10-batches-py/`` (``cifar10`` only).
+        train: the training split, or else the test split.
+        download: fetch CIFAR-10 if it is missing (about 170 MB).
+        transform: applied to each PIL image, for example ``notes_transform()``.
+
+    Raises:
+        DataUnavailableError: CIFAR-10 is missing and was not (or could not be)
+            downloaded; the one-line message names the folder and how to fix it.
+    """
+    if name == "cifar10":
+        return _cifar10(Path(root).expanduser().resolve(), train, download, transform)
+    if name == "digits":
+        return Digits(train, transform)
+    if name == "fake":  # a different seed offset keeps the test images apart from the training ones
+        size = FAKE_SIZES[train]
+        return datasets.FakeData(size, (3, 32, 32), NUM_CLASSES, transform, random_offset=0 if train else 10**6)
+    raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+
+
+def to_tensors(dataset: datasets.VisionDataset) -> tuple[Tensor, Tensor]:
+    """All images of a data set as one (N, 3, H, W) uint8 tensor, and the (N,) int64 labels.
+
+    ``CIFAR10`` and ``Digits`` already hold a (N, H, W, 3) uint8 array; other
+    data sets (``FakeData``) are read image by image, without a transform.
+    """
+    if hasattr(dataset, "data"):
+        images = torch.from_numpy(np.asarray(dataset.data)).permute(0, 3, 1, 2)  # (N, H, W, 3) -> (N, 3, H, W)
+        return images.contiguous(), torch.as_tensor(dataset.targets, dtype=torch.int64)
+    if dataset.transform is not None:
+        raise ValueError("to_tensors needs the data set without a transform")
+    pairs = [(np.asarray(image), label) for image, label in dataset]
+    images = torch.from_numpy(np.stack([p[0] for p in pairs])).permute(0, 3, 1, 2)
+    return images.contiguous(), torch.tensor([p[1] for p in pairs], dtype=torch.int64)
+
+
+# --8<-- [start:device_loader]
+def random_crop_flip(images: Tensor, pad: int, hflip: bool, generator: torch.Generator) -> Tensor:
+    """A random crop of each image padded by ``pad`` zeros, and a random horizontal flip.
+
+    The same augmentation as ``RandomCrop(32, padding=pad)`` and
+    ``RandomHorizontalFlip()``, for a whole batch at once on its device: every
+    output pixel is gathered from the padded batch with per-image row and
+    column indices, and a flip just reverses an image's column indices.
+
+    Args:
+        images: (B, C, H, W), any dtype.
+        pad: padding on each side; offsets are drawn from 0 .. 2 * pad.
+        hflip: flip half of the images, left to right.
+        generator: the source of randomness, on the images' device.
+    """
+    b, c, h, w = images.shape
+    device = images.device
+    padded = F.pad(images, (pad, pad, pad, pad))  # (B, C, H + 2p, W + 2p), zeros around
+    top = torch.randint(0, 2 * pad + 1, (b, 1), device=device, generator=generator)
+    left = torch.randint(0, 2 * pad + 1, (b, 1), device=device, generator=generator)
+    rows = top + torch.arange(h, device=device)  # (B, H)
+    cols = left + torch.arange(w, device=device)  # (B, W)
+    if hflip:
+        flip = torch.rand(b, 1, device=device, generator=generator) < 0.5
+        cols = torch.where(flip, cols.flip(1), cols)
+    batch = torch.arange(b, device=device)[:, None, None, None]
+    channel = torch.arange(c, device=device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]  # (B, C, H, W)
+
+
+class DeviceLoader:
+    """Batches sliced from a data set that lives on the training device.
+
+    The uint8 images move to ``device`` once; each batch is then gathered,
+    augmented, converted to float and normalised there, with no worker
+    processes. Iterating yields ``(images, labels)`` like a ``DataLoader``:
+    float32 (B, 3, H, W) images, in channels_last layout if asked, and int64 labels.
+
+    Args:
+        images: (N, 3, H, W) uint8 images.
+        labels: (N,) int64 labels.
+        batch_size: images per batch.
+        device: where the data set and the batches live.
+        normalize: ``"imagenet"`` or ``"cifar10"`` statistics.
+        train: shuffle, augment and drop the last incomplete batch (which could
+            hold a single image, too few for batch normalisation).
+        hflip: whether the training augmentation flips.
+        seed: with the epoch, seeds the order and the augmentation.
+        channels_last: hand out batches in channels_last memory layout.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        batch_size: int,
+        device: torch.device | str = "cpu",
+        normalize: str = "imagenet",
+        train: bool = False,
+        hflip: bool = True,
+        seed: int = 0,
+        channels_last: bool = False,
+    ) -> None:
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device)
+        mean, std = NORMALIZATIONS[normalize]
+        # scaled by 255, so that uint8 pixels normalise in one step
+        self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, device=self.device).view(1, 3, 1, 1) * 255
+        self.batch_size = batch_size
+        self.train = train
+        self.hflip = hflip
+        self.seed = seed
+        self.epoch = 0
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order and augmentation the next iteration gives."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        n = len(self.labels)
+        return n // self.batch_size if self.train else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        generator = torch.Generator(self.device).manual_seed(epoch_seed(self.seed, self.epoch))
+        n = len(self.labels)
+        order = torch.randperm(n, device=self.device, generator=generator) if self.train else None
+        for i in range(len(self)):
+            index = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            if order is not None:
+                index = order[index]
+            x, y = self.images[index], self.labels[index]  # (B, 3, H, W) uint8, (B,)
+            if self.train:
+                x = random_crop_flip(x, PAD, self.hflip, generator)
+            x = (x.float() - self.mean) / self.std  # ToTensor + Normalize, up to rounding
+            yield x.contiguous(memory_format=self.memory_format), y
+
+
+# --8<-- [end:device_loader]
+
+
+class NotesLoader(DataLoader):
+    """The notes' ``DataLoader`` (PIL transforms in worker processes), reseeded each epoch.
+
+    Args:
+        dataset: a data set with the notes' transforms.
+        batch_size: images per batch (the notes use 64).
+        train: shuffle, and drop the last incomplete batch.
+        num_workers: worker processes (the notes use 2; 0 loads in this process).
+        seed: with the epoch, seeds the order and the workers' augmentation.
+        pin_memory: page-locked batches, for faster copies to a GPU.
+    """
+
+    def __init__(
+        self,
+        dataset: datasets.VisionDataset,
+        batch_size: int = 64,
+        train: bool = True,
+        num_workers: int = 2,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__(
+            dataset, batch_size, shuffle=train, num_workers=num_workers, drop_last=train,
+            pin_memory=pin_memory, generator=torch.Generator(),
+        )  # fmt: skip
+        self.seed = seed
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose order and augmentation the next iteration gives."""
+        # the generator gives the order and seeds each worker's augmentation; with no
+        # workers, augmentation draws from this process's RNG (a checkpoint saves it)
+        self.generator.manual_seed(epoch_seed(self.seed, epoch))
+
+
+def make_loaders(
+    name: str,
+    batch_size: int,
+    device: torch.device,
+    loader: str = "gpu",
+    root: str | Path = ".",
+    download: bool = False,
+    normalize: str = "imagenet",
+    seed: int = 0,
+    num_workers: int = 2,
+    channels_last: bool = False,
+) -> tuple[DeviceLoader | NotesLoader, DeviceLoader | NotesLoader]:
+    """The training and the test loader of a data set; training batches are augmented.
+
+    Args:
+        name: ``"cifar10"``, ``"digits"`` or ``"fake"``.
+        batch_size: images per batch.
+        device: the training device (where ``DeviceLoader`` keeps the data).
+        loader: ``"gpu"`` for ``DeviceLoader`` (on whatever ``device`` is), or
+            ``"dataloader"`` for the notes' ``NotesLoader``.
+        root, download: where CIFAR-10 is, and whether to fetch it (see ``load_dataset``).
+        normalize: ``"imagenet"`` or ``"cifar10"`` statistics.
+        seed: seeds the order and augmentation of each epoch, with the epoch.
+        num_workers: ``NotesLoader``'s worker processes.
+        channels_last: ``DeviceLoader`` hands out channels_last batches.
+    """
+    hflip = HFLIP[name]
+    if loader == "gpu":
+        train_set, test_set = (load_dataset(name, root, split, download and split) for split in (True, False))
+        common = {"batch_size": batch_size, "device": device, "normalize": normalize, "channels_last": channels_last}
+        return (
+            DeviceLoader(*to_tensors(train_set), train=True, hflip=hflip, seed=seed, **common),
+            DeviceLoader(*to_tensors(test_set), **common),
+        )
+    if loader == "dataloader":
+        train_set = load_dataset(name, root, True, download, notes_transform(normalize, augment=True, hflip=hflip))
+        test_set = load_dataset(name, root, False, False, notes_transform(normalize))
+        common = {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
+        return (
+            NotesLoader(train_set, batch_size, train=True, seed=seed, **common),
+            NotesLoader(test_set, batch_size, train=False, **common),
+        )
+    raise ValueError(f"unknown loader {loader!r}; known: gpu, dataloader")
