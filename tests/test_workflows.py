@@ -12,7 +12,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_the_expected_workflows_exist() -> None:
-    assert [p.name for p in WORKFLOWS] == ["docs.yml", "tests.yml"]
+    assert [p.name for p in WORKFLOWS] == ["docs.yml", "gpu-smoke.yml", "tests.yml"]
 
 
 def test_workflows_match_githubs_schema() -> None:
