@@ -27,9 +27,10 @@ trains a CIFAR-sized ResNet faster than that, so it waits for data. The whole
 CIFAR-10 training set is 150 MB as uint8, which fits on any GPU; cropping,
 flipping and normalising a batch there costs a few tensor operations.
 
-Both loaders draw their order and augmentation from a generator seeded with
-(seed, epoch) alone, so a run resumed at an epoch sees exactly the batches an
-uninterrupted run would have seen.
+Each epoch's order and augmentation come from a generator seeded with (seed,
+epoch) alone (only ``NotesLoader`` without workers augments with the process's
+random state, which training checkpoints save), so a run resumed at an epoch
+sees exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations

@@ -22,6 +22,15 @@ by this project):
     python -m refimpl train --model resnet18 --small-input --dataset cifar10 --epochs 200 --batch-size 128 \\
         --lr 0.1 --schedule cosine
 
+What this file holds, top to bottom:
+
+1. ``TrainConfig``, the settings (the command's flags), and the choices they
+   lead to: device, precision and layout, model, optimiser and schedule;
+2. ``train_epoch`` and ``evaluate``, the loops (also used by
+   ``benchmarks/train_throughput.py``);
+3. checkpoints: ``save_checkpoint`` and ``load_checkpoint``, random states included;
+4. ``train``, which ties them together, and ``resolve_config`` for ``--resume``.
+
 What a run leaves in ``--out DIR``: ``metrics.jsonl``, one line per epoch
 (epoch, train loss and accuracy, test loss and accuracy, images per second,
 seconds, device), and ``checkpoint.pt``, rewritten atomically after every
@@ -302,8 +311,6 @@ def train_epoch(
                 img_s=f"{images / seconds:.0f}",
             )
     bar.close()
-    if images == 0:
-        raise ValueError("no training batches: the data set is smaller than one batch")
     seconds = time.perf_counter() - start
     return EpochStats(losses[:checked].mean().item(), correct.item() / images, images, seconds)
 
@@ -455,6 +462,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         config.normalize, config.seed, config.workers, channels_last=memory_format == torch.channels_last,
     )  # fmt: skip
     steps = min(len(train_batches), config.max_steps or len(train_batches))
+    if steps == 0:
+        raise ValueError(f"--batch-size {config.batch_size} is larger than the training set of {config.dataset}")
     test_steps = min(len(test_batches), config.max_steps or len(test_batches))
     optimizer, scheduler = make_optimizer(model, config, config.epochs * steps)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
@@ -519,7 +528,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     last = history[-1]
     total = sum(row["seconds"] for row in history)
     print(
-        f"{config.model} on {config.dataset}, {config.epochs} epochs on {last['device']}: "
+        f"{config.model} on {config.dataset}, {config.epochs} epoch{'s'[: config.epochs > 1]} on {last['device']}: "
         f"test accuracy {last['test_acc']:.1%} (loss {last['test_loss']:.3f}, {last['test_images']} images), "
         f"train accuracy {last['train_acc']:.1%}; {total:.0f} s of training\n"
         f"metrics: {out / METRICS}; checkpoint: {checkpoint_path}"

@@ -179,7 +179,7 @@ def test_the_command_shows_progress_and_a_summary(tmp_path, capsys) -> None:
         assert shown in captured.err  # tqdm's postfix
     device = "cuda" if torch.cuda.is_available() else "cpu"
     assert f"device: {device}" in captured.out and "(--device auto" in captured.out
-    assert "resnet20 on fake, 1 epochs" in captured.out and "test accuracy" in captured.out
+    assert "resnet20 on fake, 1 epoch on" in captured.out and "test accuracy" in captured.out
 
 
 def test_resnet20_learns_digits(tmp_path) -> None:
