@@ -23,7 +23,6 @@ model's arithmetic dominates, so expect little difference there.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -107,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             {"path": "refimpl", "settings": f"on-device data, {fast}", "images_per_s": ours},
         ]
         settings = {k: getattr(args, k) for k in names}
-        load = os.getloadavg()[0]  # other work on the machine slows both paths
-        data = {"settings": settings, "rows": rows, "median_ratio": ratio, "goal": GOAL, "load_average_1min": load}
-        write_result(args.out, data, device)
+        write_result(args.out, {"settings": settings, "rows": rows, "median_ratio": ratio, "goal": GOAL}, device)
         print(f"wrote {args.out}")
     return 1 if device.type == "cuda" and ratio < GOAL else 0
 
