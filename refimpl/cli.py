@@ -152,7 +152,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=_positive, help=f"default: {d.epochs}")
     p.add_argument("--batch-size", type=_positive, help=f"default: {d.batch_size}")
     p.add_argument("--lr", type=_positive_float, help=f"peak learning rate (default: {d.lr})")
-    p.add_argument("--max-steps", type=_positive, help="at most this many training (and test) batches per epoch, for smoke runs")
+    p.add_argument("--max-steps", type=_positive, help="at most this many training (and test) batches per epoch")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto, CUDA when present")
     p.add_argument("--out", metavar="DIR", help="for metrics.jsonl and checkpoint.pt (default: runs/MODEL-DATASET)")
     p.add_argument(

@@ -83,6 +83,7 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 FORMAT = "refimpl-train-checkpoint"  # marks our checkpoints among other .pt files
 FORMAT_VERSION = 1
+CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "history", "rng")
 
 
 class CheckpointError(ValueError):
@@ -384,12 +385,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # zip, pickle and weights-only errors all mean: not loadable
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise CheckpointError(f"cannot read checkpoint {path}: {reason}") from None
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: damaged, or not only tensors and plain containers ({type(err).__name__})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a refimpl training checkpoint (was it written by 'refimpl train'?)")
     if state.get("version") != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint version {state.get('version')}, expected {FORMAT_VERSION}")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
     return state
 
 
@@ -471,13 +476,19 @@ def train(config: TrainConfig) -> dict[str, Any]:
     history: list[dict[str, Any]] = []
     start_epoch = 0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history, start_epoch = state["history"], state["epoch"]
-        _set_rng_state(state["rng"])
-        print(f"resuming from {config.resume or checkpoint_path} after epoch {start_epoch} of {config.epochs}")
+        source = _checkpoint_path(config.resume, out)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            history, start_epoch = state["history"], state["epoch"]
+            _set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as err:  # a damaged or hand-edited checkpoint
+            reason = " ".join(str(err).split())  # PyTorch's messages span several lines
+            reason = reason if len(reason) < 200 else reason[:200] + "..."
+            raise CheckpointError(f"checkpoint {source} does not fit this run: {reason}") from None
+        print(f"resuming from {source} after epoch {start_epoch} of {config.epochs}")
     _write_metrics(out / METRICS, history)
 
     precision = {None: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}[amp_dtype]

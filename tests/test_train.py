@@ -14,7 +14,7 @@ from torch import nn
 
 from refimpl import train as train_module
 from refimpl.cli import main
-from refimpl.train import CheckpointError, NonFiniteLossError, TrainConfig, build_model, resolve_config, train
+from refimpl.train import CheckpointError, TrainConfig, build_model, resolve_config, train
 
 TIMING = {"images_per_s", "seconds"}  # the only metrics that may differ between identical runs
 
@@ -117,18 +117,27 @@ def _checkpoints(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     torch.save(build_model("resnet20").state_dict(), foreign)
     code = tmp_path / "code.pt"
     code.write_bytes(pickle.dumps(Path("x"), protocol=2))  # an arbitrary object, refused by weights_only
+    train(smoke(tmp_path / "run"))
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    incomplete = tmp_path / "incomplete.pt"
+    torch.save({k: v for k, v in state.items() if k != "optimizer"}, incomplete)
+    mismatched = tmp_path / "mismatched.pt"
+    torch.save({**state, "model": build_model("resnet32").state_dict()}, mismatched)
     return {
         "garbage": (garbage, "cannot read checkpoint"),
         "truncated": (truncated, "cannot read checkpoint"),
         "foreign": (foreign, "is not a refimpl training checkpoint"),
         "code": (code, "cannot read checkpoint"),
         "missing": (tmp_path / "missing.pt", "no checkpoint at"),
+        "incomplete": (incomplete, "lacks optimizer"),
+        "mismatched": (mismatched, "does not fit this run: Error(s) in loading state_dict for CifarResNet: Unexpected"),
     }
 
 
-@pytest.mark.parametrize("kind", ["garbage", "truncated", "foreign", "code", "missing"])
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "foreign", "code", "missing", "incomplete", "mismatched"])
 def test_an_unusable_checkpoint_is_one_line_and_exit_2(tmp_path, capsys, kind: str) -> None:
     path, expected = _checkpoints(tmp_path)[kind]
+    capsys.readouterr()  # the run that made the checkpoints
     assert main(["train", "--resume", str(path), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert expected in err and str(path) in err and len(err.strip().splitlines()) == 1, err
