@@ -128,12 +128,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     try:
         train(resolve_config(**given))
-    except (DataUnavailableError, CheckpointError) as err:
+    except (DataUnavailableError, CheckpointError, NonFiniteLossError) as err:
         print(f"{args.prog}: error: {err}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as err:
-        print(f"{args.prog}: error: {err}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(err, NonFiniteLossError) else 2
     return 0
 
 

@@ -151,7 +151,7 @@ def _cifar10(root: Path, train: bool, download: bool, transform: transforms.Comp
     folder = root / datasets.CIFAR10.base_folder
     how = (
         f"run with --download, or download {datasets.CIFAR10.url} "
-        f"and unpack it into {root} (it holds {datasets.CIFAR10.base_folder}/)"
+        f"and unpack it into {root} (the archive holds {datasets.CIFAR10.base_folder}/)"
     )
     if download:
         try:
