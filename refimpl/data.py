@@ -35,16 +35,19 @@ sees exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import DataLoader
-from torchvision import datasets, transforms
+from torch.utils.data import DataLoader, Dataset
+
+if TYPE_CHECKING:  # torchvision takes a second to import: the functions import it when called
+    from torchvision import datasets, transforms
 
 __all__ = [
     "CIFAR10_STATS",
@@ -93,8 +96,10 @@ def notes_transform(normalize: str = "imagenet", augment: bool = False, hflip: b
             random horizontal flip, in front (for the training set).
         hflip: whether the augmentation flips (not for digits).
     """
+    from torchvision import transforms
+
     mean, std = NORMALIZATIONS[normalize]
-    steps: list = []
+    steps: list[Callable[[Any], Any]] = []
     if augment:
         steps.append(transforms.RandomCrop(32, padding=PAD))
         if hflip:
@@ -106,7 +111,7 @@ def notes_transform(normalize: str = "imagenet", augment: bool = False, hflip: b
 # --8<-- [end:notes_transform]
 
 
-class Digits(datasets.VisionDataset):
+class Digits(Dataset):
     """scikit-learn's handwritten digits (UCI), as 32x32 RGB images.
 
     1,797 real 8x8 grey images of the digits 0-9 ship with scikit-learn, so
@@ -122,11 +127,11 @@ class Digits(datasets.VisionDataset):
 
     test_size = 360
 
-    def __init__(self, train: bool = True, transform: transforms.Compose | None = None) -> None:
+    def __init__(self, train: bool = True, transform: Callable[[Image.Image], Any] | None = None) -> None:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
 
-        super().__init__(transform=transform)
+        self.transform = transform
         digits = load_digits()
         images = torch.from_numpy(digits.images).float()[:, None]  # (1797, 1, 8, 8), values 0..16
         images = F.interpolate(images, size=(32, 32), mode="bilinear", align_corners=False)
@@ -139,7 +144,7 @@ class Digits(datasets.VisionDataset):
         self.data: np.ndarray = np.ascontiguousarray(data)  # (N, 32, 32, 3) uint8
         self.targets: list[int] = targets.tolist()
 
-    def __getitem__(self, index: int) -> tuple[object, int]:
+    def __getitem__(self, index: int) -> tuple[Any, int]:
         image = Image.fromarray(self.data[index])
         return (image if self.transform is None else self.transform(image)), self.targets[index]
 
@@ -148,19 +153,21 @@ class Digits(datasets.VisionDataset):
 
 
 def _cifar10(root: Path, train: bool, download: bool, transform: transforms.Compose | None) -> datasets.CIFAR10:
-    folder = root / datasets.CIFAR10.base_folder
+    from torchvision.datasets import CIFAR10
+
+    folder = root / CIFAR10.base_folder
     how = (
-        f"run with --download, or download {datasets.CIFAR10.url} "
-        f"and unpack it into {root} (the archive holds {datasets.CIFAR10.base_folder}/)"
+        f"run with --download, or download {CIFAR10.url} "
+        f"and unpack it into {root} (the archive holds {CIFAR10.base_folder}/)"
     )
     if download:
         try:
-            datasets.CIFAR10(root, train=train, download=True)  # torchvision checks the archive's MD5
+            CIFAR10(root, train=train, download=True)  # torchvision checks the archive's MD5
         except (OSError, RuntimeError) as err:  # no network, or a damaged archive
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise DataUnavailableError(f"could not download CIFAR-10 into {root} ({reason}); {how}") from None
     try:
-        return datasets.CIFAR10(root, train=train, transform=transform)  # checks each file's MD5
+        return CIFAR10(root, train=train, transform=transform)  # checks each file's MD5
     except RuntimeError:
         raise DataUnavailableError(f"CIFAR-10 not found (or incomplete) in {folder}; {how}") from None
 
@@ -171,7 +178,7 @@ def load_dataset(
     train: bool = True,
     download: bool = False,
     transform: transforms.Compose | None = None,
-) -> datasets.VisionDataset:
+) -> Dataset:
     """One split of ``cifar10``, ``digits`` or ``fake``, returning PIL images.
 
     Args:
@@ -190,12 +197,13 @@ def load_dataset(
     if name == "digits":
         return Digits(train, transform)
     if name == "fake":  # a different seed offset keeps the test images apart from the training ones
-        size = FAKE_SIZES[train]
-        return datasets.FakeData(size, (3, 32, 32), NUM_CLASSES, transform, random_offset=0 if train else 10**6)
+        from torchvision.datasets import FakeData
+
+        return FakeData(FAKE_SIZES[train], (3, 32, 32), NUM_CLASSES, transform, random_offset=0 if train else 10**6)
     raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
 
 
-def to_tensors(dataset: datasets.VisionDataset) -> tuple[Tensor, Tensor]:
+def to_tensors(dataset: Dataset) -> tuple[Tensor, Tensor]:
     """All images of a data set as one (N, 3, H, W) uint8 tensor, and the (N,) int64 labels.
 
     ``CIFAR10`` and ``Digits`` already hold a (N, H, W, 3) uint8 array; other
@@ -328,7 +336,7 @@ class NotesLoader(DataLoader):
 
     def __init__(
         self,
-        dataset: datasets.VisionDataset,
+        dataset: Dataset,
         batch_size: int = 64,
         train: bool = True,
         num_workers: int = 2,
