@@ -376,7 +376,8 @@ def make_loaders(
         device: the training device (where ``DeviceLoader`` keeps the data).
         loader: ``"gpu"`` for ``DeviceLoader`` (on whatever ``device`` is), or
             ``"dataloader"`` for the notes' ``NotesLoader``.
-        root, download: where CIFAR-10 is, and whether to fetch it (see ``load_dataset``).
+        root: the folder that holds (or will hold) CIFAR-10's ``cifar-10-batches-py``.
+        download: fetch CIFAR-10 into ``root`` if it is missing (see ``load_dataset``).
         normalize: ``"imagenet"`` or ``"cifar10"`` statistics.
         seed: seeds the order and augmentation of each epoch, with the epoch.
         num_workers: ``NotesLoader``'s worker processes.

@@ -264,7 +264,9 @@ def train_epoch(
         model: in training mode after the call.
         batches: ``(images, labels)`` pairs; the first ``steps`` are used.
         steps: number of batches.
-        optimizer, scheduler, scaler: stepped once per batch.
+        optimizer: stepped once per batch.
+        scheduler: the learning-rate schedule, stepped once per batch.
+        scaler: the gradient scaler (float16 only; disabled otherwise), stepped once per batch.
         amp_dtype: autocast dtype, or ``None`` for float32.
         memory_format: layout the images are moved to (the model's).
         label_smoothing: of the cross-entropy loss.

@@ -228,8 +228,8 @@ def result(stem: str) -> str:
         raise PluginError(f"result file {path.relative_to(ROOT)} is missing; run the benchmark that writes it")
     data = read_result(path)
     rows = data["rows"]
-    header = list(rows[0])
-    table = _table(header, [[_fmt(row[k]) for k in header] for row in rows])
+    keys = list(rows[0])
+    table = _table([k.replace("_", " ") for k in keys], [[_fmt(row[k]) for k in keys] for row in rows])
     settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
     return (
         f"{table}\n\n*Measured {_measured_on(data)}"
@@ -268,7 +268,26 @@ def se_paper() -> str:
     )
 
 
+def throughput(stem: str) -> str:
+    """The notes' input pipeline against refimpl's (from a train_throughput result file)."""
+    import statistics
+
+    data = read_result(RESULTS / f"{stem}.json")
+    rows = [
+        [row["path"], row["settings"], f"{statistics.median(row['images_per_s']):,.0f}", len(row["images_per_s"])]
+        for row in data["rows"]
+    ]
+    table = _table(["pipeline", "what it does", "images/s (median)", "rounds"], rows, "llrr")
+    settings = ", ".join(f"{k} = {v}" for k, v in data["settings"].items())
+    return table + (
+        f"\n\n**Ratio refimpl / notes: {data['median_ratio']:.2f}×** (median of the per-round ratios; "
+        f"the goal of {data['goal']:.0f}× is for a GPU). *Measured {_measured_on(data)}; {settings}. "
+        f"Command: `{data['command']}`.*"
+    )
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
+    "throughput": throughput,
     "se_cost": se_cost,
     "se_paper": se_paper,
     "model_zoo": model_zoo,
