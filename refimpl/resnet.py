@@ -14,7 +14,8 @@ What this file holds, top to bottom:
 3. ``ResNet``, the ImageNet network, and its builders ``resnet18`` ...
    ``resnet152`` and ``resnext50_32x4d``;
 4. ``CifarResNet``, the 6n+2-layer CIFAR-10 networks of the paper's section
-   4.2, and their builders ``resnet20`` ... ``resnet110``.
+   4.2, their builders ``resnet20`` ... ``resnet110``, and ``PlainBlock`` for
+   the paper's plain twins (the same networks without skip connections).
 
 Attribute names equal torchvision's ``state_dict`` keys, so the official
 torchvision weights load with ``strict=True`` and give the same outputs.
@@ -52,6 +53,7 @@ __all__ = [
     "Bottleneck",
     "CifarResNet",
     "PadShortcut",
+    "PlainBlock",
     "ResNet",
     "conv1x1",
     "conv3x3",
@@ -390,6 +392,18 @@ def resnext50_32x4d(**kwargs: Any) -> ResNet:
 
 
 # --8<-- [start:cifar]
+class PlainBlock(BasicBlock):
+    """The paper's plain baseline: a ``BasicBlock`` without its skip connection, y = ReLU(F(x)).
+
+    Same layers and parameters as ``BasicBlock``; only the addition of the
+    identity is gone. The paper's plain networks (figure 6) are ResNets built
+    from these.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(self.residual(x))
+
+
 class CifarResNet(nn.Module):
     """The CIFAR-10 ResNets of the paper's section 4.2: 6n + 2 weighted layers.
 
@@ -403,9 +417,19 @@ class CifarResNet(nn.Module):
         depth: number of weighted layers, 6n + 2 (20, 32, 44, 56, 110, ...).
         num_classes: size of the classifier's output (10 for CIFAR-10).
         zero_init_residual: start every block as the identity (arXiv:1706.02677).
+        block: ``BasicBlock``, or a subclass: ``PlainBlock`` gives the paper's
+            plain twin, SE-Net's ``SEBasicBlock`` an SE-ResNet for CIFAR.
+        block_args: further keyword arguments of every block (SE-Net's ``{"reduction": r}``).
     """
 
-    def __init__(self, depth: int, num_classes: int = 10, zero_init_residual: bool = False) -> None:
+    def __init__(
+        self,
+        depth: int,
+        num_classes: int = 10,
+        zero_init_residual: bool = False,
+        block: type[BasicBlock] = BasicBlock,
+        block_args: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         if depth < 8 or (depth - 2) % 6 != 0:
             raise ValueError(f"depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}")
@@ -413,9 +437,10 @@ class CifarResNet(nn.Module):
         self.conv1 = conv3x3(3, 16)  # (N, 3, 32, 32) -> (N, 16, 32, 32)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
-        self.layer1 = make_layer(BasicBlock, 16, 16, n, stride=1, shortcut=PadShortcut)  # -> (N, 16, 32, 32)
-        self.layer2 = make_layer(BasicBlock, 16, 32, n, stride=2, shortcut=PadShortcut)  # -> (N, 32, 16, 16)
-        self.layer3 = make_layer(BasicBlock, 32, 64, n, stride=2, shortcut=PadShortcut)  # -> (N, 64, 8, 8)
+        stage = dict(shortcut=PadShortcut, **(block_args or {}))
+        self.layer1 = make_layer(block, 16, 16, n, stride=1, **stage)  # -> (N, 16, 32, 32)
+        self.layer2 = make_layer(block, 16, 32, n, stride=2, **stage)  # -> (N, 32, 16, 16)
+        self.layer3 = make_layer(block, 32, 64, n, stride=2, **stage)  # -> (N, 64, 8, 8)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(64, num_classes)
         init_weights(self, zero_init_residual)

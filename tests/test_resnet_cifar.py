@@ -9,7 +9,7 @@ from torch import nn
 
 from refimpl import create_model, get_spec
 from refimpl.inspection import count_parameters
-from refimpl.resnet import CifarResNet, PadShortcut
+from refimpl.resnet import CifarResNet, PadShortcut, PlainBlock
 from refimpl.verify import paper_params_match
 
 # Table 6 of arXiv:1512.03385: depth -> parameters, as printed
@@ -68,3 +68,19 @@ def test_bad_depth_is_rejected() -> None:
         CifarResNet(21)
     with pytest.raises(ValueError, match="only add channels"):
         PadShortcut(32, 16, 2)
+
+
+def test_plain_twin_has_the_same_layers_but_no_skip_connections() -> None:
+    """The paper's plain baseline: identical parameters; a block's output is ReLU(F(x)) alone."""
+    resnet, plain = create_model("resnet20"), CifarResNet(20, block=PlainBlock)
+    assert count_parameters(plain) == count_parameters(resnet)
+    plain.load_state_dict(resnet.state_dict(), strict=True)
+    resnet.eval()
+    plain.eval()
+    x = torch.randn(2, 16, 32, 32)
+    with torch.no_grad():
+        block, twin = resnet.layer1[0], plain.layer1[0]
+        torch.testing.assert_close(twin(x), torch.relu(block.residual(x)))
+        assert not torch.allclose(twin(x), block(x))
+        images = torch.randn(2, 3, 32, 32)
+        assert not torch.allclose(plain(images), resnet(images))
