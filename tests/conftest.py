@@ -68,3 +68,24 @@ def cifar10_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
         "train_images": images[:20], "train_labels": np.array(labels[:20]),
         "test_images": images[20:], "test_labels": np.array(labels[20:]),
     }  # fmt: skip
+
+
+def assert_same_function(expected: torch.nn.Module, actual: torch.nn.Module, x: torch.Tensor) -> None:
+    """Two models holding the same weights compute the same thing, exactly.
+
+    Compares outputs in eval mode (running statistics) and in train mode (batch
+    statistics), the gradients of the input and of every parameter, and the BN
+    running statistics that train mode updated.
+    """
+    for train in (False, True):
+        expected.train(train)
+        actual.train(train)
+        x_expected, x_actual = x.clone().requires_grad_(), x.clone().requires_grad_()
+        out_expected, out_actual = expected(x_expected), actual(x_actual)
+        torch.testing.assert_close(out_actual, out_expected, rtol=0, atol=0)
+        out_expected.square().sum().backward()
+        out_actual.square().sum().backward()
+        torch.testing.assert_close(x_actual.grad, x_expected.grad, rtol=0, atol=0)
+    for (key, p), q in zip(expected.named_parameters(), actual.parameters(), strict=True):
+        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=0, msg=key)
+    torch.testing.assert_close(actual.state_dict(), expected.state_dict(), rtol=0, atol=0)

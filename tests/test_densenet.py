@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from conftest import DENSENET_MODELS, PAPER_MODELS
+from conftest import DENSENET_MODELS, PAPER_MODELS, assert_same_function
 from torch import nn
 
 from refimpl import create_model, densenet, get_spec
@@ -67,20 +67,7 @@ def test_parameter_count_equals_torchvision(name: str) -> None:
 @pytest.mark.parametrize("name", DENSENET_MODELS)
 def test_same_outputs_and_gradients_as_torchvision(name: str) -> None:
     reference, ours = _pair(name)
-    x = torch.randn(2, 3, SIZE, SIZE)
-    for train in (False, True):  # running statistics, then batch statistics
-        reference.train(train)
-        ours.train(train)
-        x_ref, x_ours = x.clone().requires_grad_(), x.clone().requires_grad_()
-        expected, actual = reference(x_ref), ours(x_ours)
-        torch.testing.assert_close(actual, expected, rtol=0, atol=0)
-        expected.square().sum().backward()
-        actual.square().sum().backward()
-        torch.testing.assert_close(x_ours.grad, x_ref.grad, rtol=0, atol=0)
-    for (key, p_ref), p_ours in zip(reference.named_parameters(), ours.parameters(), strict=True):
-        torch.testing.assert_close(p_ours.grad, p_ref.grad, rtol=0, atol=0, msg=key)
-    # train mode updated the BN running statistics identically
-    torch.testing.assert_close(ours.state_dict(), reference.state_dict(), rtol=0, atol=0)
+    assert_same_function(reference, ours, torch.randn(2, 3, SIZE, SIZE))
 
 
 def test_block_and_transition_shapes() -> None:
@@ -174,24 +161,12 @@ def test_cached_legacy_checkpoint_loads_as_torchvision_loads_it(tmp_path, monkey
 
 @pytest.mark.parametrize("name", ["densenet121", "densenet_bc_100"])
 def test_memory_efficient_gives_the_same_outputs_and_gradients(name: str) -> None:
+    """Also: the recomputation did not count a batch twice in norm1's running statistics."""
     size = min(get_spec(name).input_size, SIZE)
     plain = create_model(name)
     efficient = create_model(name, memory_efficient=True)
     efficient.load_state_dict(plain.state_dict(), strict=True)
-    x = torch.randn(2, 3, size, size)
-    for train in (True, False):
-        plain.train(train)
-        efficient.train(train)
-        x_plain, x_eff = x.clone().requires_grad_(), x.clone().requires_grad_()
-        expected, actual = plain(x_plain), efficient(x_eff)
-        torch.testing.assert_close(actual, expected, rtol=0, atol=0)
-        expected.square().sum().backward()
-        actual.square().sum().backward()
-        torch.testing.assert_close(x_eff.grad, x_plain.grad, rtol=0, atol=0)
-    for (key, p), q in zip(plain.named_parameters(), efficient.parameters(), strict=True):
-        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=0, msg=key)
-    # the recomputation in the backward pass did not count the batch twice in norm1's running statistics
-    torch.testing.assert_close(efficient.state_dict(), plain.state_dict(), rtol=0, atol=0)
+    assert_same_function(plain, efficient, torch.randn(2, 3, size, size))
 
 
 def _saved_bytes(module: nn.Module, x: torch.Tensor) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from conftest import RESNET_MODELS
+from conftest import RESNET_MODELS, assert_same_function
 from torch import nn
 
 from refimpl import create_model, resnet
@@ -39,18 +39,7 @@ def test_parameter_count_equals_torchvision(name: str) -> None:
 @pytest.mark.parametrize("name", RESNET_MODELS)
 def test_same_outputs_and_gradients_as_torchvision(name: str) -> None:
     reference, ours = _pair(name)
-    x = torch.randn(2, 3, SIZE, SIZE)
-    for train in (False, True):  # running statistics, then batch statistics
-        reference.train(train)
-        ours.train(train)
-        x_ref, x_ours = x.clone().requires_grad_(), x.clone().requires_grad_()
-        expected, actual = reference(x_ref), ours(x_ours)
-        torch.testing.assert_close(actual, expected, rtol=0, atol=0)
-        expected.square().sum().backward()
-        actual.square().sum().backward()
-        torch.testing.assert_close(x_ours.grad, x_ref.grad)
-    # train mode updated the BN running statistics identically
-    torch.testing.assert_close(ours.state_dict(), reference.state_dict())
+    assert_same_function(reference, ours, torch.randn(2, 3, SIZE, SIZE))
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
