@@ -67,13 +67,17 @@ def model_cost(name: str, image_size: int | None = None, **kwargs: Any) -> tuple
     return count_parameters(model), count_macs(model, (1, 3, size, size))
 
 
-def summary(model: nn.Module, input_size: tuple[int, ...], depth: int = 3) -> ModelStatistics:
+def summary(
+    model: nn.Module, input_size: tuple[int, ...], depth: int = 3, device: str | torch.device = "cpu"
+) -> ModelStatistics:
     """The torchinfo summary with input and output shapes, parameters and MACs.
 
     Args:
         model: the network.
         input_size: shape of the input batch, for example ``(1, 3, 224, 224)``.
         depth: how many levels of nested modules to show.
+        device: where the forward pass runs; ``"meta"`` (for a model built on
+            ``meta``) gives the same table without any arithmetic.
     """
     return torchinfo_summary(
         model,
@@ -82,5 +86,5 @@ def summary(model: nn.Module, input_size: tuple[int, ...], depth: int = 3) -> Mo
         col_names=("input_size", "output_size", "num_params", "mult_adds"),
         row_settings=("var_names",),
         verbose=0,
-        device="cpu",
+        device=device,
     )

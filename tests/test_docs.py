@@ -128,3 +128,25 @@ def test_every_page_in_a_real_browser(site: Path, server: str) -> None:
             assert not errors, f"{url}: {errors}"
             assert not foreign, f"{url} requested {foreign}"
         browser.close()
+
+
+NOTEBOOKS_WITH_PLOTS = {"skip_connections": 2, "unraveled_view": 1, "model_zoo": 1}  # page -> at least this many plots
+STDERR_OUTPUT = re.compile(r"""<div\b[^>]*\bdata-mime-type=["']application/vnd\.jupyter\.stderr["'][^>]*>""")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS_WITH_PLOTS)
+def test_notebook_page_has_its_plots_and_no_error_output(site: Path, name: str) -> None:
+    """The executed notebook embeds its matplotlib figures and wrote nothing to stderr."""
+    html = (site / "notebooks" / name / "index.html").read_text()
+    plots = re.findall(r"<img\b[^>]*\bsrc=[\"']data:image/png;base64,", html)
+    assert len(plots) >= NOTEBOOKS_WITH_PLOTS[name], f"{name}: {len(plots)} plots"
+    assert not STDERR_OUTPUT.search(html), f"{name} has an output on stderr"
+    assert "Traceback (most recent call last)" not in _text(html)
+
+
+def test_model_zoo_notebook_folds_every_model(site: Path) -> None:
+    from refimpl import list_models
+
+    html = (site / "notebooks" / "model_zoo" / "index.html").read_text()
+    folded = re.findall(r"<details><summary><code>(\w+)</code>", html)
+    assert folded == list_models()

@@ -48,6 +48,16 @@ def test_summary_totals_equal_the_exact_count() -> None:
     assert stats.total_mult_adds == count_macs(model, (1, 3, 32, 32)) + _bn_and_fc_extras(model)
 
 
+def test_summary_on_meta_equals_the_summary_on_cpu() -> None:
+    """The model zoo notebook summarises every model on ``meta``: same table, no arithmetic."""
+    with torch.device("meta"):
+        meta = create_model("resnet20")
+    on_meta = summary(meta, (1, 3, 32, 32), device="meta")
+    on_cpu = summary(create_model("resnet20"), (1, 3, 32, 32))
+    assert (on_meta.total_params, on_meta.total_mult_adds) == (on_cpu.total_params, on_cpu.total_mult_adds)
+    assert str(on_meta) == str(on_cpu)
+
+
 def _bn_and_fc_extras(model: nn.Module) -> int:
     """torchinfo also counts one mult-add per BN parameter and the FC bias; FlopCounterMode does not."""
     return sum(m.weight.numel() + m.bias.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d)) + (

@@ -78,3 +78,35 @@ def train_on_digits(
         history.test_loss.append(loss)
         history.test_accuracy.append(accuracy)
     return history
+
+
+def train_steps_on_digits(
+    model: nn.Module, steps: int, lr: float = 0.1, batch_size: int = 32, seed: int = 0
+) -> list[float]:
+    """Like ``train_on_digits``, but for ``steps`` batches, returning the training loss of every step.
+
+    The loss is the training objective (cross-entropy with refimpl's label
+    smoothing of 0.1), so a perfect fit does not reach zero.
+
+    Args:
+        model: a freshly initialised 10-class model for 32x32 images.
+        steps: number of batches (45 make one epoch at batch size 32).
+        lr: peak learning rate of the one-cycle schedule, which spans the ``steps``.
+        batch_size: images per batch.
+        seed: seeds the data order and augmentation.
+    """
+    train_loader, _ = make_loaders("digits", batch_size, CPU, seed=seed)
+    epochs = -(-steps // len(train_loader))
+    config = TrainConfig(model="notebook", dataset="digits", epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
+    optimizer, scheduler = make_optimizer(model, config, steps)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    losses: list[float] = []
+    for epoch in range(epochs):
+        train_loader.set_epoch(epoch)
+        batches = iter(train_loader)
+        for _ in range(min(len(train_loader), steps - len(losses))):
+            stats = train_epoch(
+                model, batches, 1, optimizer, scheduler, scaler, label_smoothing=config.label_smoothing
+            )
+            losses.append(stats.loss)
+    return losses

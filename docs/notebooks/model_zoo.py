@@ -1,0 +1,112 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The model zoo
+#
+# Every registered model with its torchinfo summary (click a name to unfold
+# it), then a smoke run of the training command on the offline `digits` data
+# set, on the build machine's CPU. The summaries are computed on PyTorch's
+# `meta` device: shapes, parameters and multiply-accumulates without any
+# arithmetic, so all of them take a few seconds.
+
+# %%
+import html
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+# _common.py sits next to this file; the site is built from the repository root
+sys.path[:0] = [str(d) for d in (Path.cwd(), Path("docs/notebooks").resolve()) if (d / "_common.py").exists()]
+
+from _common import plot_style, seed_everything  # noqa: E402  (first: it silences tqdm)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from IPython.display import HTML, Markdown, display  # noqa: E402
+
+from refimpl import get_spec, list_models  # noqa: E402
+from refimpl.inspection import count_parameters, summary  # noqa: E402
+from refimpl.train import METRICS, TrainConfig, train  # noqa: E402
+
+plot_style()
+
+# %%
+rows = []
+for name in list_models():
+    spec = get_spec(name)
+    size = spec.input_size
+    with torch.device("meta"):
+        model = spec.builder()
+    stats = summary(model, (1, 3, size, size), depth=2, device="meta")
+    params, gmacs = count_parameters(model), stats.total_mult_adds / 1e9
+    rows.append(
+        f"<details><summary><code>{name}</code>: {spec.family}, {params:,} parameters, "
+        f"{gmacs:.2f} G mult-adds (torchinfo) at {size}x{size}</summary>"
+        f"<pre>{html.escape(str(stats))}</pre></details>"
+    )
+display(HTML("\n".join(rows)))
+print(f"{len(rows)} models")
+
+# %% [markdown]
+# torchinfo's mult-adds include one per batch-normalisation parameter, which
+# the site's GMAC tables (counted with PyTorch's `FlopCounterMode`, convolutions
+# and matrix products only) leave out, so its totals are slightly higher.
+#
+# ## A smoke run on digits
+#
+# `refimpl.train.train` with the recipe of `python -m refimpl train`:
+# ResNet-20, 3 epochs of at most 15 batches of 32 images, on the CPU, into a
+# temporary folder; the curves are read back from its `metrics.jsonl`.
+
+# %%
+seed_everything(0)
+with tempfile.TemporaryDirectory() as out:
+    config = TrainConfig(model="resnet20", dataset="digits", epochs=3, batch_size=32, max_steps=15, device="cpu", out=out)
+    train(config)
+    metrics = [json.loads(line) for line in (Path(out) / METRICS).read_text().splitlines()]
+
+epochs = [m["epoch"] for m in metrics]
+fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
+ax_loss.plot(epochs, [m["train_loss"] for m in metrics], "o-", label="training (with label smoothing 0.1)")
+ax_loss.plot(epochs, [m["test_loss"] for m in metrics], "s--", label="test")
+ax_loss.set_ylabel("cross-entropy (nats)")
+ax_acc.plot(epochs, [100 * m["train_acc"] for m in metrics], "o-", label="training")
+ax_acc.plot(epochs, [100 * m["test_acc"] for m in metrics], "s--", label="test")
+ax_acc.set_ylabel("accuracy (%)")
+for ax in (ax_loss, ax_acc):
+    ax.set_xlabel("epoch")
+    ax.set_xticks(epochs)
+    ax.legend(fontsize=8)
+fig.suptitle(f"ResNet-20 smoke run on digits, device: {metrics[-1]['device']}")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Results on a GPU
+
+# %%
+results_dir = next(d for d in (Path("docs/results"), Path("../results")) if d.is_dir())
+results = sorted(results_dir.glob("*.json"))
+on_gpu = [(p.stem, json.loads(p.read_text()).get("machine", {})) for p in results]
+on_gpu = [(stem, machine) for stem, machine in on_gpu if machine.get("device", "cpu") != "cpu"]
+last = metrics[-1]
+Markdown(
+    f"This smoke run ended at {last['test_acc']:.1%} test accuracy after {len(metrics)} short epochs "
+    f"({last['images_per_s']:.0f} images/s on `{last['device']}`). "
+    + (
+        "Committed GPU results: "
+        + "; ".join(f"`{stem}` on {m.get('gpu', m.get('device'))}" for stem, m in on_gpu)
+        + " (see the [Results](../../results/) page)."
+        if on_gpu
+        else f"No GPU results are committed yet: all {len(results)} files in `docs/results/` were measured on a CPU."
+    )
+)
