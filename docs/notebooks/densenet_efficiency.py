@@ -214,7 +214,8 @@ plt.show()
 final, change = maps.values()
 spread = [np.nanmin(h[:-1]) / np.nanmax(h[:-1]) for h in final]  # 1: all sources weighted alike
 moved = np.nanmean([np.nanmean(c[:-1] / f[:-1]) for c, f in zip(change, final, strict=True)])
-input_share = [np.nanmean(h[:-1, 0]) / np.nanmean(h[:-1, 1:]) for h in change]  # block input vs own layers
+# block input vs the block's own layers, within each reader that sees both (rows 2..L), then averaged
+input_share = [np.mean(h[1:-1, 0] / np.nanmean(h[1:-1, 1:], axis=1)) for h in change]
 transition_spread = [np.min(h[-1]) / np.max(h[-1]) for h in change[:2]]
 late_vs_early = change[2][-1, -2:].mean() / change[2][-1, :2].mean()  # classifier: last two sources vs first two
 
