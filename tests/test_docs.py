@@ -130,7 +130,14 @@ def test_every_page_in_a_real_browser(site: Path, server: str) -> None:
         browser.close()
 
 
-NOTEBOOKS_WITH_PLOTS = {"skip_connections": 2, "unraveled_view": 1, "model_zoo": 1}  # page -> at least this many plots
+# page -> at least this many plots
+NOTEBOOKS_WITH_PLOTS = {
+    "skip_connections": 2,
+    "unraveled_view": 1,
+    "model_zoo": 1,
+    "densenet_efficiency": 1,
+    "se_excitations": 1,
+}
 STDERR_OUTPUT = re.compile(r"""<div\b[^>]*\bdata-mime-type=["']application/vnd\.jupyter\.stderr["'][^>]*>""")
 
 
@@ -138,10 +145,16 @@ STDERR_OUTPUT = re.compile(r"""<div\b[^>]*\bdata-mime-type=["']application/vnd\.
 def test_notebook_page_has_its_plots_and_no_error_output(site: Path, name: str) -> None:
     """The executed notebook embeds its matplotlib figures and wrote nothing to stderr."""
     html = (site / "notebooks" / name / "index.html").read_text()
-    plots = re.findall(r"<img\b[^>]*\bsrc=[\"']data:image/png;base64,", html)
+    body = re.sub(r"<style\b[\s\S]*?</style>", "", html)  # the inlined CSS names every output kind
+    plots = re.findall(r"<img\b[^>]*\bsrc=[\"']data:image/png;base64,", body)
     assert len(plots) >= NOTEBOOKS_WITH_PLOTS[name], f"{name}: {len(plots)} plots"
-    assert not STDERR_OUTPUT.search(html), f"{name} has an output on stderr"
-    assert "Traceback (most recent call last)" not in _text(html)
+    assert not STDERR_OUTPUT.search(body), f"{name} has an output on stderr"
+    assert "Traceback (most recent call last)" not in _text(body), f"{name}: a traceback"
+
+
+def test_every_notebook_is_checked(site: Path) -> None:
+    built = sorted(p.parent.name for p in (site / "notebooks").glob("*/index.html"))
+    assert built == sorted([*NOTEBOOKS_WITH_PLOTS, "quick_tour"])
 
 
 def test_model_zoo_notebook_folds_every_model(site: Path) -> None:

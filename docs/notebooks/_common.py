@@ -110,3 +110,11 @@ def train_steps_on_digits(
             )
             losses.append(stats.loss)
     return losses
+
+
+def digits_test_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """All 360 test images of digits, normalised as ``train_on_digits`` feeds them: (N, 3, 32, 32) floats, (N,) labels."""
+    from refimpl.data import DeviceLoader, load_dataset, to_tensors
+
+    images, labels = to_tensors(load_dataset("digits", train=False))
+    return next(iter(DeviceLoader(images, labels, batch_size=len(labels))))
