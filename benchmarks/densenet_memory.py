@@ -53,7 +53,7 @@ from tqdm import tqdm
 
 from refimpl import create_model
 from refimpl.densenet import DenseLayer
-from refimpl.results import write_result
+from refimpl.tools.results import write_result
 
 #: model -> (batch size, image side), as the issue asks
 CONFIGS: dict[str, tuple[int, int]] = {"densenet121": (32, 224), "densenet_bc_100": (64, 32)}

@@ -1,7 +1,7 @@
 """DenseNet's "parameter and computational efficiency", measured: DenseNet vs ResNet on ImageNet.
 
 For each model: the exact parameter count and the GMACs of one 224x224 image
-(``refimpl.inspection.model_cost``, counted on the meta device), and the
+(``refimpl.tools.inspection.model_cost``, counted on the meta device), and the
 ImageNet-1K accuracy of each checkpoint torchvision publishes, read from
 torchvision's weights metadata when the script runs. The checkpoints are kept
 apart: ``IMAGENET1K_V1`` are torchvision's original checkpoints (DenseNet's
@@ -23,8 +23,8 @@ from typing import Any
 from torchvision.models import get_model_weights
 
 from refimpl import get_spec
-from refimpl.inspection import model_cost
-from refimpl.results import write_result
+from refimpl.tools.inspection import model_cost
+from refimpl.tools.results import write_result
 
 MODELS = ["densenet121", "densenet169", "densenet201", "resnet50", "resnet101", "resnet152"]
 IMAGE_SIZE = 224

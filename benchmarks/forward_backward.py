@@ -22,7 +22,7 @@ import torchvision
 from tqdm import tqdm
 
 from refimpl import create_model, get_spec, list_models
-from refimpl.results import write_result
+from refimpl.tools.results import write_result
 
 RESNETS = [n for n in list_models() if get_spec(n).reference == "torchvision" and get_spec(n).family.startswith("ResNe")]
 LIMIT = 1.03  # refimpl may be at most 3% slower

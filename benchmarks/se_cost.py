@@ -1,7 +1,7 @@
 """The cost of squeeze-and-excitation: parameters and GMACs of ResNet-50 vs SE-ResNet-50.
 
 Counts the parameters and multiply-accumulates of one 224x224 image (see
-``refimpl.inspection``: GMACs, FLOPs / 2; convolutions and matrix products only)
+``refimpl.tools.inspection``: GMACs, FLOPs / 2; convolutions and matrix products only)
 for ResNet-50, SE-ResNet-50 and SE-ResNet-50 with each reduction ratio r, on the
 meta device, so nothing is computed. The paper's published figures are written
 next to them with their source, for the docs to compare.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from refimpl.inspection import model_cost
-from refimpl.results import write_result
+from refimpl.tools.inspection import model_cost
+from refimpl.tools.results import write_result
 
 IMAGE_SIZE = 224
 REDUCTIONS = (2, 4, 8, 16, 32)

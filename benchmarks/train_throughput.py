@@ -4,11 +4,11 @@
              and PIL transforms (random crop, flip, ToTensor, Normalize); float32; NCHW.
 (b) refimpl: the data set kept on the training device and augmented there
              (``DeviceLoader``); bfloat16 autocast and channels_last on CUDA
-             (float32 on the CPU, see ``refimpl.train.fast_settings``);
+             (float32 on the CPU, see ``refimpl.tools.train.fast_settings``);
              ``torch.compile`` with ``--compile``.
 
 Both paths train the same model from the same weights with the same optimiser,
-through ``refimpl.train.train_epoch``. Each round runs ``--warmup`` steps (worker
+through ``refimpl.tools.train.train_epoch``. Each round runs ``--warmup`` steps (worker
 start-up, cuDNN autotuning, compilation) and then times ``--max-steps`` steps,
 (a) and (b) in turn; the printed ratio is the median over rounds of
 images/s (b) / images/s (a). The goal on a GPU is at least 10x; on a CPU the
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import torch
 
-from refimpl.data import make_loaders
-from refimpl.results import write_result
-from refimpl.train import TrainConfig, build_model, fast_settings, make_optimizer, train_epoch
+from refimpl.tools.data import make_loaders
+from refimpl.tools.results import write_result
+from refimpl.tools.train import TrainConfig, build_model, fast_settings, make_optimizer, train_epoch
 
 GOAL = 10.0  # (b) / (a) on a GPU
 

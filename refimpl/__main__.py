@@ -1,3 +1,3 @@
-from refimpl.cli import console
+from refimpl.tools.cli import console
 
 console()

@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
-from refimpl import registry, resnet
-from refimpl.cli import main
+from refimpl import resnet
+from refimpl.tools import registry
+from refimpl.tools.cli import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from refimpl.data import (
+from refimpl.tools.data import (
     IMAGENET_STATS,
     DataUnavailableError,
     DeviceLoader,

@@ -15,10 +15,10 @@ from torch import nn
 
 from refimpl import create_model, densenet, get_spec
 from refimpl.densenet import DenseBlock, DenseLayer, DenseNet, Transition, densenet_bc_100, rename_legacy_keys
-from refimpl.inspection import count_parameters
-from refimpl.results import read_result
-from refimpl.verify import paper_params_match
-from refimpl.weights import cache_path
+from refimpl.tools.inspection import count_parameters
+from refimpl.tools.results import read_result
+from refimpl.tools.verify import paper_params_match
+from refimpl.tools.weights import cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 64  # small images keep the suite fast; 64 / 32 leaves a 2x2 map after the last block

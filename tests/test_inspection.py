@@ -9,7 +9,7 @@ from conftest import IMAGENET_MODELS
 from torch import nn
 
 from refimpl import create_model
-from refimpl.inspection import count_macs, count_parameters, model_cost, summary
+from refimpl.tools.inspection import count_macs, count_parameters, model_cost, summary
 
 
 @pytest.mark.parametrize("name", IMAGENET_MODELS)

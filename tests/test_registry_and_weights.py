@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from refimpl import create_model, get_spec, list_models
-from refimpl.weights import WeightsUnavailableError, available_weights, cache_path, resolve_weights
+from refimpl.tools.weights import WeightsUnavailableError, available_weights, cache_path, resolve_weights
 
 
 def test_every_model_is_listed_once_and_builds() -> None:

@@ -9,7 +9,7 @@ from conftest import RESNET_MODELS, assert_same_function
 from torch import nn
 
 from refimpl import create_model, resnet
-from refimpl.inspection import count_parameters
+from refimpl.tools.inspection import count_parameters
 
 SIZE = 64  # small images keep the suite fast; the architecture is size-agnostic
 

@@ -8,9 +8,9 @@ from conftest import PAPER_MODELS
 from torch import nn
 
 from refimpl import create_model, get_spec
-from refimpl.inspection import count_parameters
+from refimpl.tools.inspection import count_parameters
 from refimpl.resnet import CifarResNet, PadShortcut, PlainBlock
-from refimpl.verify import paper_params_match
+from refimpl.tools.verify import paper_params_match
 
 # Table 6 of arXiv:1512.03385: depth -> parameters, as printed
 PAPER_TABLE = {20: "0.27", 32: "0.46", 44: "0.66", 56: "0.85", 110: "1.7"}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from refimpl.results import read_result, write_result
+from refimpl.tools.results import read_result, write_result
 
 
 def test_result_file_records_how_when_and_where(tmp_path) -> None:

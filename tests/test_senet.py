@@ -15,12 +15,13 @@ from torch import nn
 from torchvision.models import resnet as tv_resnet
 from torchvision.models.googlenet import Inception
 
-from refimpl import create_model, get_spec, list_models, registry, senet
-from refimpl.cli import main
-from refimpl.inspection import count_parameters
+from refimpl import create_model, get_spec, list_models, senet
+from refimpl.tools import registry
+from refimpl.tools.cli import main
+from refimpl.tools.inspection import count_parameters
 from refimpl.resnet import BasicBlock, Bottleneck, ResNet
-from refimpl.verify import randomize_batch_norms
-from refimpl.weights import HUB_WEIGHTS, WeightsUnavailableError, cache_path, load_state_dict, resolve_weights
+from refimpl.tools.verify import randomize_batch_norms
+from refimpl.tools.weights import HUB_WEIGHTS, WeightsUnavailableError, cache_path, load_state_dict, resolve_weights
 
 SIZE = 64  # small images keep the suite fast; the architecture is size-agnostic
 SE_MODELS = [n for n in list_models() if n.startswith("se_")]
@@ -281,7 +282,7 @@ def test_verify_catches_a_skipped_se_block(monkeypatch, capsys) -> None:
 
 
 def test_list_marks_the_count_only_references(monkeypatch, capsys) -> None:
-    monkeypatch.setattr("refimpl.cli.list_models", lambda: ["se_resnet18", "se_resnet50"])
+    monkeypatch.setattr("refimpl.tools.cli.list_models", lambda: ["se_resnet18", "se_resnet50"])
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "timm (params only)" in out.splitlines()[2] and "a1_in1k, a2_in1k" in out.splitlines()[3]

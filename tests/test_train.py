@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-from refimpl import train as train_module
-from refimpl.cli import main
-from refimpl.train import CheckpointError, TrainConfig, build_model, resolve_config, train
+from refimpl.tools import train as train_module
+from refimpl.tools.cli import main
+from refimpl.tools.train import CheckpointError, TrainConfig, build_model, resolve_config, train
 
 TIMING = {"images_per_s", "seconds"}  # the only metrics that may differ between identical runs
 

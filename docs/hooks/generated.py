@@ -32,8 +32,8 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from refimpl import get_spec, list_models
-from refimpl.inspection import count_parameters, model_cost, summary
-from refimpl.results import read_result
+from refimpl.tools.inspection import count_parameters, model_cost, summary
+from refimpl.tools.results import read_result
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "docs" / "results"
@@ -129,7 +129,7 @@ def resnet_stages() -> str:
 
 def paper_table(prefix: str) -> str:
     """Models built from a paper's table (names starting with ``prefix``) against that table."""
-    from refimpl.verify import paper_params_match
+    from refimpl.tools.verify import paper_params_match
 
     rows = []
     for name in list_models():

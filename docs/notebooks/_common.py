@@ -1,6 +1,6 @@
 """Helpers the notebooks share: short, seeded training on the offline digits data set, plot style.
 
-Kept small on purpose: the training loop itself is ``refimpl.train``'s, tested
+Kept small on purpose: the training loop itself is ``refimpl.tools.train``'s, tested
 in ``tests/test_train.py``.
 """
 
@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from refimpl.data import make_loaders  # noqa: E402
-from refimpl.train import TrainConfig, evaluate, make_optimizer, train_epoch  # noqa: E402
+from refimpl.tools.data import make_loaders  # noqa: E402
+from refimpl.tools.train import TrainConfig, evaluate, make_optimizer, train_epoch  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -114,7 +114,7 @@ def train_steps_on_digits(
 
 def digits_test_images() -> tuple[torch.Tensor, torch.Tensor]:
     """All 360 test images of digits, normalised as ``train_on_digits`` feeds them: (N, 3, 32, 32) floats, (N,) labels."""
-    from refimpl.data import DeviceLoader, load_dataset, to_tensors
+    from refimpl.tools.data import DeviceLoader, load_dataset, to_tensors
 
     images, labels = to_tensors(load_dataset("digits", train=False))
     return next(iter(DeviceLoader(images, labels, batch_size=len(labels))))

@@ -40,7 +40,7 @@ import torch  # noqa: E402
 import refimpl  # noqa: E402
 from IPython.display import Markdown  # noqa: E402
 from refimpl.densenet import DenseNet  # noqa: E402
-from refimpl.results import read_result  # noqa: E402
+from refimpl.tools.results import read_result  # noqa: E402
 
 plot_style()
 print("refimpl from", Path(refimpl.__file__).parent)

@@ -34,8 +34,8 @@ import torch  # noqa: E402
 from IPython.display import HTML, Markdown, display  # noqa: E402
 
 from refimpl import get_spec, list_models  # noqa: E402
-from refimpl.inspection import count_parameters, summary  # noqa: E402
-from refimpl.train import METRICS, TrainConfig, train  # noqa: E402
+from refimpl.tools.inspection import count_parameters, summary  # noqa: E402
+from refimpl.tools.train import METRICS, TrainConfig, train  # noqa: E402
 
 plot_style()
 
@@ -63,7 +63,7 @@ print(f"{len(rows)} models")
 #
 # ## A smoke run on digits
 #
-# `refimpl.train.train` with the recipe of `python -m refimpl train`:
+# `refimpl.tools.train.train` with the recipe of `python -m refimpl train`:
 # ResNet-20, 3 epochs of at most 15 batches of 32 images, on the CPU, into a
 # temporary folder; the curves are read back from its `metrics.jsonl`.
 

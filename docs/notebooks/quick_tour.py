@@ -21,7 +21,7 @@
 import torch
 
 from refimpl import create_model, list_models
-from refimpl.inspection import count_parameters
+from refimpl.tools.inspection import count_parameters
 
 torch.manual_seed(0)
 print(list_models())

@@ -35,7 +35,7 @@ import refimpl  # noqa: E402
 import torch  # noqa: E402
 from IPython.display import Markdown  # noqa: E402
 from refimpl.resnet import CifarResNet  # noqa: E402
-from refimpl.results import read_result  # noqa: E402
+from refimpl.tools.results import read_result  # noqa: E402
 from refimpl.senet import SEBasicBlock, record_gates  # noqa: E402
 
 plot_style()

@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from refimpl.data import make_loaders  # noqa: E402
+from refimpl.tools.data import make_loaders  # noqa: E402
 from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock  # noqa: E402
 
 plot_style()

@@ -39,9 +39,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from refimpl.data import make_loaders  # noqa: E402
+from refimpl.tools.data import make_loaders  # noqa: E402
 from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock  # noqa: E402
-from refimpl.train import evaluate  # noqa: E402
+from refimpl.tools.train import evaluate  # noqa: E402
 
 plot_style()
 KINDS = {"ResNet-20": BasicBlock, "plain-20": PlainBlock}

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from refimpl.registry import get_spec, list_models
+from refimpl.tools.registry import get_spec, list_models
 
 __all__ = ["build_parser", "console", "main"]
 
@@ -57,8 +57,8 @@ def _table(rows: list[list[str]], right: set[int] = frozenset()) -> str:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from refimpl.inspection import model_cost
-    from refimpl.weights import available_weights
+    from refimpl.tools.inspection import model_cost
+    from refimpl.tools.weights import available_weights
 
     rows = [["model", "family", "params", "GMACs", "input", "verified against", "weights"]]
     for name in list_models():
@@ -75,7 +75,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from refimpl.inspection import count_parameters, summary
+    from refimpl.tools.inspection import count_parameters, summary
 
     spec = get_spec(args.name)
     input_size = tuple(args.input_size or (3, spec.input_size, spec.input_size))
@@ -92,7 +92,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from refimpl.verify import verify
+    from refimpl.tools.verify import verify
 
     names = args.names or list_models()
     for name in names:
@@ -112,8 +112,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from refimpl.data import DataUnavailableError
-    from refimpl.train import CheckpointError, NonFiniteLossError, TrainConfig, resolve_config, train
+    from refimpl.tools.data import DataUnavailableError
+    from refimpl.tools.train import CheckpointError, NonFiniteLossError, TrainConfig, resolve_config, train
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     try:
@@ -125,8 +125,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    from refimpl.data import DATASETS
-    from refimpl.train import TrainConfig
+    from refimpl.tools.data import DATASETS
+    from refimpl.tools.train import TrainConfig
 
     d = TrainConfig()  # flags left out are None: defaults for a new run, the checkpoint's for --resume
     p.add_argument("--model", help=f"a model name from 'list' (default: {d.model})")

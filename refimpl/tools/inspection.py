@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchinfo import ModelStatistics
 from torchinfo import summary as torchinfo_summary
 
-from refimpl.registry import get_spec
+from refimpl.tools.registry import get_spec
 
 __all__ = ["count_macs", "count_parameters", "model_cost", "summary"]
 

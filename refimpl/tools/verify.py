@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from refimpl.inspection import count_parameters
-from refimpl.registry import ModelSpec, get_spec
+from refimpl.tools.inspection import count_parameters
+from refimpl.tools.registry import ModelSpec, get_spec
 
 __all__ = ["Verification", "paper_params_match", "randomize_batch_norms", "reference_model", "verify"]
 

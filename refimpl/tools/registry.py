@@ -127,13 +127,13 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
 
     Raises:
         ValueError: unknown model or weights, or options the weights cannot fit.
-        refimpl.weights.WeightsUnavailableError: the checkpoint is neither
+        refimpl.tools.weights.WeightsUnavailableError: the checkpoint is neither
             cached nor downloadable; the message says where to put the file.
     """
     spec = get_spec(name)
     if weights is None:
         return spec.builder(**kwargs)
-    from refimpl.weights import load_state_dict  # torchvision's weight enums are only needed here
+    from refimpl.tools.weights import load_state_dict  # torchvision's weight enums are only needed here
 
     if kwargs.get("num_classes", 1000) != 1000 or kwargs.get("small_input", False):
         raise ValueError(

@@ -61,9 +61,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from refimpl.data import NUM_CLASSES, make_loaders
-from refimpl.registry import create_model, get_spec
-from refimpl.results import atomic_open
+from refimpl.tools.data import NUM_CLASSES, make_loaders
+from refimpl.tools.registry import create_model, get_spec
+from refimpl.tools.results import atomic_open
 
 __all__ = [
     "CheckpointError",
@@ -435,7 +435,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     Raises:
         ValueError: a bad setting (unknown model, no CUDA device, ...).
-        refimpl.data.DataUnavailableError: CIFAR-10 is missing.
+        refimpl.tools.data.DataUnavailableError: CIFAR-10 is missing.
         CheckpointError: ``resume`` names a missing, unreadable or foreign
             checkpoint, or one made with a different recipe.
         NonFiniteLossError: the loss diverged; the checkpoint of the last

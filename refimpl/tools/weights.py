@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 import torch
 from torchvision.models import WeightsEnum, get_model_weights
 
-from refimpl.registry import ModelSpec
+from refimpl.tools.registry import ModelSpec
 
 __all__ = [
     "HUB_WEIGHTS",
