@@ -1,11 +1,13 @@
 """Reference implementations of ResNet, DenseNet and SE-Net.
 
 Each architecture is one readable file (``refimpl/resnet.py``, ...) that loads
-the official weights unchanged. This package adds a registry, pretrained
-weights, inspection helpers and verification against independent references.
+the official weights unchanged; ``refimpl/specs.py`` declares every model once.
+``refimpl/tools/`` holds the machinery: the registry, pretrained weights,
+counting, verification against independent references, data and training.
 """
 
-from refimpl.tools.registry import ModelSpec, create_model, get_spec, list_models
+from refimpl.tools.modelspec import ModelSpec, Preprocessing, Reference
+from refimpl.tools.registry import create_model, get_spec, list_models, preprocessing
 
-__all__ = ["ModelSpec", "create_model", "get_spec", "list_models"]
+__all__ = ["ModelSpec", "Preprocessing", "Reference", "create_model", "get_spec", "list_models", "preprocessing"]
 __version__ = "0.1.0"

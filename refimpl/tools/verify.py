@@ -6,7 +6,7 @@ and compare parameter counts and outputs in eval mode (running statistics)
 and in train mode (batch statistics). For a paper reference: compare the
 parameter count with the paper's table at the paper's precision. Where the
 reference computes a slightly different function (``compare_outputs=False``
-in the registry), only the parameter counts are compared, and the result says so.
+in the spec), only the parameter counts are compared, and the result says so.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from refimpl.tools.inspection import count_parameters
-from refimpl.tools.registry import ModelSpec, get_spec
+from refimpl.tools.modelspec import ModelSpec
+from refimpl.tools.registry import get_spec
 
 __all__ = ["Verification", "paper_params_match", "randomize_batch_norms", "reference_model", "verify"]
 
@@ -75,49 +76,49 @@ def randomize_batch_norms(model: nn.Module) -> nn.Module:
 
 def reference_model(spec: ModelSpec) -> nn.Module | None:
     """The independent implementation of ``spec`` with random weights (``None`` if timm is missing)."""
-    if spec.reference == "torchvision":
+    if spec.reference.source == "torchvision":
         import torchvision
 
-        return torchvision.models.get_model(spec.reference_name, weights=None)
-    if spec.reference == "timm":
+        return torchvision.models.get_model(spec.reference.name, weights=None)
+    if spec.reference.source == "timm":
         if importlib.util.find_spec("timm") is None:
             return None
         import timm
 
-        return randomize_batch_norms(timm.create_model(spec.reference_name, pretrained=False))
+        return randomize_batch_norms(timm.create_model(spec.reference.name, pretrained=False))
     raise ValueError(f"{spec.name} is verified against a paper table, not a model")
 
 
-def verify(name: str, image_size: int | None = None, batch_size: int = 2, seed: int = 0) -> Verification:
-    """Verify one registered model against its reference.
+def verify(
+    name: str | ModelSpec, image_size: int | None = None, batch_size: int = 2, seed: int = 0
+) -> Verification:
+    """Verify one model against its reference.
 
     Args:
-        name: a registered model name.
+        name: a registered model name, or a spec (for a model not registered).
         image_size: side of the random test images; defaults to the model's own.
         batch_size: images per batch (at least 2, for batch statistics).
         seed: seeds the reference's initialisation and the test images.
     """
-    spec = get_spec(name)
+    spec = name if isinstance(name, ModelSpec) else get_spec(name)
+    name, ref = spec.name, spec.reference
     torch.manual_seed(seed)
-    if spec.reference == "paper":
-        assert spec.paper_params is not None
+    if not ref.is_model:
+        assert ref.params is not None
         params = count_parameters(spec.builder())
-        ok = paper_params_match(params, spec.paper_params)
-        return Verification(
-            name, spec.reference_name, params, f"{spec.paper_params}M", None,
-            "ok" if ok else "FAIL", "" if ok else "parameter count does not round to the paper's",
-        )  # fmt: skip
+        ok = paper_params_match(params, ref.params)
+        detail = "" if ok else "parameter count does not round to the paper's"
+        return Verification(name, ref.name, params, f"{ref.params}M", None, "ok" if ok else "FAIL", detail)
 
     reference = reference_model(spec)
     ours = spec.builder()
     if reference is None:
-        return Verification(name, spec.reference, count_parameters(ours), "-", None, "skipped", "timm not installed")
+        return Verification(name, str(ref), count_parameters(ours), "-", None, "skipped", "timm not installed")
     ref_params, params = count_parameters(reference), count_parameters(ours)
     if ref_params != params:
-        return Verification(name, spec.reference, params, f"{ref_params:,}", None, "FAIL", "parameter counts differ")
-    if not spec.compare_outputs:  # no output comparison was made, and the result must not suggest one
-        label = f"{spec.reference}.{spec.reference_name}"
-        return Verification(name, label, params, f"{ref_params:,}", None, "ok", "parameter count only")
+        return Verification(name, str(ref), params, f"{ref_params:,}", None, "FAIL", "parameter counts differ")
+    if not ref.compare_outputs:  # no output comparison was made, and the result must not suggest one
+        return Verification(name, str(ref), params, f"{ref_params:,}", None, "ok", "parameter count only")
     ours.load_state_dict(reference.state_dict(), strict=True)
 
     size = image_size or spec.input_size
@@ -131,7 +132,6 @@ def verify(name: str, image_size: int | None = None, batch_size: int = 2, seed: 
         worst = max(worst, (expected - actual).abs().max().item())
         scale = max(scale, expected.abs().max().item())
     ok = worst <= RTOL * max(scale, 1.0)
-    label = f"{spec.reference}.{spec.reference_name}"
     return Verification(
-        name, label, params, f"{ref_params:,}", worst, "ok" if ok else "FAIL", "" if ok else "outputs differ"
+        name, str(ref), params, f"{ref_params:,}", worst, "ok" if ok else "FAIL", "" if ok else "outputs differ"
     )

@@ -12,9 +12,9 @@ gives the better ``IMAGENET1K_V2`` where one exists (ResNet-50: 76.13% vs
 80.86% top-1).
 
 Checkpoints published elsewhere (the SE-Nets' are timm's, on the Hugging Face
-hub) are described by a ``HubWeights`` entry in ``HUB_WEIGHTS`` and reached the
-same way: ``torch.hub`` downloads and caches them, and the same offline error
-applies. timm itself is not needed.
+hub) are declared by their tags in the model's spec (``hub_weights``) and
+reached the same way: ``torch.hub`` downloads and caches them, and the same
+offline error applies. timm itself is not needed.
 """
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ from urllib.parse import urlparse
 import torch
 from torchvision.models import WeightsEnum, get_model_weights
 
-from refimpl.tools.registry import ModelSpec
+from refimpl.tools.modelspec import ModelSpec, Preprocessing
 
 __all__ = [
-    "HUB_WEIGHTS",
     "HubWeights",
     "WeightsUnavailableError",
     "available_weights",
     "cache_path",
+    "checkpoint_preprocessing",
+    "hub_weights",
     "load_state_dict",
     "resolve_weights",
 ]
@@ -74,30 +75,24 @@ class HubWeights:
         )
 
 
-def _timm_hub(model_tag: str) -> HubWeights:
-    """timm's checkpoint ``model_tag`` on the Hugging Face hub, as timm loads it without safetensors."""
-    repo = f"timm/{model_tag}"
-    return HubWeights(repo, f"https://huggingface.co/{repo}/resolve/main/pytorch_model.bin", f"timm_{model_tag}.bin")
-
-
-#: checkpoints not in torchvision, by refimpl model name; the first one is ``"DEFAULT"`` (timm's default)
-# (their preprocessing is timm's pretrained_cfg, bicubic resizing, not torchvision's; a3_in1k was trained at 160x160)
-HUB_WEIGHTS: dict[str, dict[str, HubWeights]] = {
-    "se_resnet50": {tag: _timm_hub(f"seresnet50.{tag}") for tag in ("a1_in1k", "a2_in1k", "a3_in1k", "ra2_in1k")},
-    "se_resnext50_32x4d": {tag: _timm_hub(f"seresnext50_32x4d.{tag}") for tag in ("racm_in1k", "gluon_in1k")},
-}
+def hub_weights(spec: ModelSpec, tag: str) -> HubWeights:
+    """The checkpoint ``tag`` of ``spec``'s timm model on the Hugging Face hub, as timm loads it without safetensors."""
+    repo = f"timm/{spec.reference.name}.{tag}"
+    return HubWeights(
+        repo, f"https://huggingface.co/{repo}/resolve/main/pytorch_model.bin", f"timm_{spec.reference.name}.{tag}.bin"
+    )
 
 
 def _enum(spec: ModelSpec) -> type[WeightsEnum] | None:
-    if spec.reference != "torchvision":
+    if spec.reference.source != "torchvision":
         return None
-    return get_model_weights(spec.reference_name)
+    return get_model_weights(spec.reference.name)
 
 
 def available_weights(spec: ModelSpec) -> list[str]:
     """Names of the published checkpoints of a model (empty when there are none)."""
-    if spec.name in HUB_WEIGHTS:
-        return list(HUB_WEIGHTS[spec.name])
+    if spec.hub_weights:
+        return list(spec.hub_weights)
     enum = _enum(spec)
     return [] if enum is None else [w.name for w in enum]
 
@@ -107,22 +102,43 @@ def resolve_weights(spec: ModelSpec, weights: str) -> WeightsEnum | HubWeights:
 
     Raises:
         ValueError: the model has no published weights, or not under that name.
+        TypeError: ``weights`` is not a string (``True``, the habit of ``pretrained=True``).
     """
-    if spec.name in HUB_WEIGHTS:
-        hub, key = HUB_WEIGHTS[spec.name], weights.rsplit(".", 1)[-1]  # "seresnet50.a1_in1k" works too
-        if key not in {"DEFAULT", *hub}:
-            raise ValueError(f"unknown weights {weights!r} for {spec.name}; accepted: DEFAULT, {', '.join(hub)}")
-        return next(iter(hub.values())) if key == "DEFAULT" else hub[key]
-    enum = _enum(spec)
     names = available_weights(spec)
-    if enum is None or not names:
-        raise ValueError(f"{spec.name} has no published weights (it is verified against {spec.reference_name})")
-    key = weights.rsplit(".", 1)[-1]  # accept "ResNet50_Weights.IMAGENET1K_V2" as well
+    if not isinstance(weights, str):  # the habit of pretrained=True
+        accepted = f"accepted: DEFAULT, {', '.join(names)}" if names else "it has none"
+        raise TypeError(f"weights must be a checkpoint's name, got {weights!r}; for {spec.name} {accepted}")
+    if not names:
+        raise ValueError(f"{spec.name} has no published weights (it is verified against {spec.reference})")
+    prefix, _, key = weights.rpartition(".")  # "seresnet50.a1_in1k" and "ResNet50_Weights.IMAGENET1K_V2" work too
+    if key not in {"DEFAULT", *names} or prefix not in ("", *_prefixes(spec)):
+        raise ValueError(f"unknown weights {weights!r} for {spec.name}; accepted: DEFAULT, {', '.join(names)}")
+    if spec.hub_weights:
+        return hub_weights(spec, names[0] if key == "DEFAULT" else key)
+    enum = _enum(spec)
+    assert enum is not None  # names came from it
     if key == "DEFAULT":
         return enum.DEFAULT  # type: ignore[attr-defined]
-    if key not in names:
-        raise ValueError(f"unknown weights {weights!r} for {spec.name}; accepted: DEFAULT, {', '.join(names)}")
     return enum[key]
+
+
+def _prefixes(spec: ModelSpec) -> tuple[str, ...]:
+    """The prefixes a full checkpoint name may carry: timm's model name, or torchvision's enum."""
+    enum = _enum(spec)
+    return (spec.reference.name,) if enum is None else (enum.__name__,)
+
+
+def checkpoint_preprocessing(spec: ModelSpec, weights: str) -> Preprocessing:
+    """How the checkpoint ``weights`` of ``spec`` expects its images (see ``refimpl.preprocessing``).
+
+    Raises:
+        ValueError: the model has no published weights, or not under that name.
+    """
+    entry = resolve_weights(spec, weights)
+    if isinstance(entry, HubWeights):
+        return spec.hub_weights[entry.name.rpartition(".")[2]]
+    options = entry.transforms.keywords  # torchvision: partial(ImageClassification, crop_size=..., ...)
+    return Preprocessing(crop_size=options["crop_size"], resize_size=options.get("resize_size", 256))
 
 
 def cache_path(entry: WeightsEnum | HubWeights) -> str:
