@@ -11,22 +11,30 @@ k). Features are reused instead of recomputed, which is where the parameter
 efficiency comes from; the block's input, low-level features included, reaches
 its output unchanged.
 
-What this file holds, top to bottom:
+It needs only PyTorch. What it holds, top to bottom (the order of every
+model file here):
 
-1. ``DenseLayer``: BN-ReLU-Conv1x1 to 4k channels, then BN-ReLU-Conv3x3 to k
-   channels (the "B", bottleneck, of DenseNet-BC), with an optional
-   memory-efficient mode;
-2. ``DenseBlock``: layers that each see everything before them in the block;
-3. ``Transition``: BN-ReLU-Conv1x1 that keeps a fraction theta of the channels
-   (the "C", compression), then 2x2 average pooling;
-4. ``DenseNet`` and its ImageNet builders ``densenet121`` ... ``densenet201``;
-5. the paper's CIFAR DenseNet-BC models (table 2): ``densenet_bc_100``,
-   ``densenet_bc_250`` and ``densenet_bc_190``;
-6. ``rename_legacy_keys``, which reads torchvision's published checkpoints.
+1. helpers: ``init_weights`` and the context that keeps BN statistics
+   through a recomputation;
+2. blocks: ``DenseLayer`` (BN-ReLU-Conv1x1 to 4k channels, then
+   BN-ReLU-Conv3x3 to k channels: the "B", bottleneck, of DenseNet-BC, with an
+   optional memory-efficient mode), ``DenseBlock`` (layers that each see
+   everything before them in the block) and ``Transition`` (BN-ReLU-Conv1x1
+   that keeps a fraction theta of the channels, the "C", compression, then
+   2x2 average pooling);
+3. network: ``DenseNet``;
+4. ImageNet builders: ``densenet121`` ... ``densenet201``;
+5. CIFAR variants: the paper's DenseNet-BC models of table 2,
+   ``densenet_bc_100``, ``densenet_bc_250`` and ``densenet_bc_190``, built by
+   ``DenseNet(small_input=True)``;
+6. checkpoint adapters: ``rename_legacy_keys``, which reads torchvision's
+   published checkpoints.
 
 Attribute names equal torchvision's ``state_dict`` keys, so the official
 torchvision weights load with ``strict=True`` (after ``rename_legacy_keys``,
-see there) and give the same outputs.
+see there) and give the same outputs. Channel arguments: ``in_channels``
+enter a module, ``out_channels`` leave it, and a dense layer adds
+``growth_rate`` (k) of them.
 
 Deviations from the paper, and why:
 
@@ -76,11 +84,13 @@ __all__ = [
     "densenet_bc_100",
     "densenet_bc_190",
     "densenet_bc_250",
+    "densenet_bc_cifar",
+    "init_weights",
     "rename_legacy_keys",
 ]
 
 
-# --8<-- [start:denselayer]
+# ----------------------------------------------------------------------------- 1. helpers
 @contextmanager
 def _running_stats_kept(norm: nn.BatchNorm2d) -> Iterator[None]:
     """Undo what a recomputation does to the running statistics of ``norm``."""
@@ -93,6 +103,20 @@ def _running_stats_kept(norm: nn.BatchNorm2d) -> Iterator[None]:
                 buffer.copy_(value)
 
 
+def init_weights(model: nn.Module) -> None:
+    """He initialisation (fan-out, as the authors' code) for convolutions, BN as the identity, zero biases."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
+
+
+# ----------------------------------------------------------------------------- 2. blocks
+# --8<-- [start:denselayer]
 class DenseLayer(nn.Module):
     """One layer H_l of a dense block: x_l = H_l([x_0, x_1, ..., x_{l-1}]).
 
@@ -184,8 +208,9 @@ class DenseBlock(nn.ModuleDict):
         memory_efficient: bool = False,
     ) -> None:
         super().__init__()
+        layer_args = {"bn_size": bn_size, "drop_rate": drop_rate, "memory_efficient": memory_efficient}
         for i in range(num_layers):
-            layer = DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size, drop_rate, memory_efficient)
+            layer = DenseLayer(in_channels + i * growth_rate, growth_rate, **layer_args)
             self.add_module(f"denselayer{i + 1}", layer)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -223,6 +248,7 @@ class Transition(nn.Module):
 # --8<-- [end:transition]
 
 
+# ----------------------------------------------------------------------------- 3. network
 # --8<-- [start:densenet]
 class DenseNet(nn.Module):
     """DenseNet-BC: a stem, dense blocks joined by transitions, BN-ReLU, pooling, a classifier.
@@ -273,8 +299,9 @@ class DenseNet(nn.Module):
         self.features = nn.Sequential(OrderedDict(stem))
 
         channels = num_init_features
+        layer_args = {"bn_size": bn_size, "drop_rate": drop_rate, "memory_efficient": memory_efficient}
         for i, num_layers in enumerate(block_config, start=1):
-            block = DenseBlock(num_layers, channels, growth_rate, bn_size, drop_rate, memory_efficient)
+            block = DenseBlock(num_layers, channels, growth_rate, **layer_args)
             self.features.add_module(f"denseblock{i}", block)
             channels += num_layers * growth_rate
             if i < len(block_config):  # no transition after the last block
@@ -283,7 +310,7 @@ class DenseNet(nn.Module):
                 channels = out_channels
         self.features.add_module("norm5", nn.BatchNorm2d(channels))  # torchvision's name, whatever the depth
         self.classifier = nn.Linear(channels, num_classes)
-        _init_weights(self)
+        init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Stem, blocks and the final BN-ReLU: (N, 3, H, W) -> (N, C, H/32, W/32) (H/4 for CIFAR)."""
@@ -295,76 +322,80 @@ class DenseNet(nn.Module):
         return self.classifier(x)
 
 
-def _init_weights(model: nn.Module) -> None:
-    """He initialisation (fan-out, as the authors' code) for convolutions, BN as the identity, zero biases."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.zeros_(m.bias)
-
-
 # --8<-- [end:densenet]
 
 
+# ----------------------------------------------------------------------------- 4. ImageNet builders
 # --8<-- [start:builders]
 def densenet121(**kwargs: Any) -> DenseNet:
-    """DenseNet-121: k = 32, blocks of [6, 12, 24, 16]. Keyword arguments go to ``DenseNet``."""
-    return DenseNet(32, (6, 12, 24, 16), 64, **kwargs)
+    """DenseNet-121: k = 32, blocks of (6, 12, 24, 16). Keyword arguments go to ``DenseNet``."""
+    return DenseNet(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64, **kwargs)
 
 
 def densenet161(**kwargs: Any) -> DenseNet:
-    """DenseNet-161: k = 48, blocks of [6, 12, 36, 24], a 96-channel stem."""
-    return DenseNet(48, (6, 12, 36, 24), 96, **kwargs)
+    """DenseNet-161: k = 48, blocks of (6, 12, 36, 24), a 96-channel stem."""
+    return DenseNet(growth_rate=48, block_config=(6, 12, 36, 24), num_init_features=96, **kwargs)
 
 
 def densenet169(**kwargs: Any) -> DenseNet:
-    """DenseNet-169: k = 32, blocks of [6, 12, 32, 32]. Keyword arguments go to ``DenseNet``."""
-    return DenseNet(32, (6, 12, 32, 32), 64, **kwargs)
+    """DenseNet-169: k = 32, blocks of (6, 12, 32, 32). Keyword arguments go to ``DenseNet``."""
+    return DenseNet(growth_rate=32, block_config=(6, 12, 32, 32), num_init_features=64, **kwargs)
 
 
 def densenet201(**kwargs: Any) -> DenseNet:
-    """DenseNet-201: k = 32, blocks of [6, 12, 48, 32]. Keyword arguments go to ``DenseNet``."""
-    return DenseNet(32, (6, 12, 48, 32), 64, **kwargs)
+    """DenseNet-201: k = 32, blocks of (6, 12, 48, 32). Keyword arguments go to ``DenseNet``."""
+    return DenseNet(growth_rate=32, block_config=(6, 12, 48, 32), num_init_features=64, **kwargs)
 
 
 # --8<-- [end:builders]
 
 
+# ----------------------------------------------------------------------------- 5. CIFAR variants
 # --8<-- [start:cifar]
-def _densenet_bc_cifar(depth: int, growth_rate: int, num_classes: int, **kwargs: Any) -> DenseNet:
+def densenet_bc_cifar(depth: int, growth_rate: int, num_classes: int = 10, **kwargs: Any) -> DenseNet:
     """DenseNet-BC for 32x32 images: three blocks of (depth - 4) / 6 layers, a 2k stem.
 
-    The depth counts the weighted layers: two per dense layer, the stem, the
+    The depth L counts the weighted layers: two per dense layer, the stem, the
     two transitions and the classifier.
+
+    Args:
+        depth: L, 6n + 4 (100, 190, 250, ...).
+        growth_rate: k.
+        num_classes: size of the classifier's output (10 for CIFAR-10).
+        **kwargs: further arguments of ``DenseNet`` (``memory_efficient``, ``drop_rate``).
     """
     if depth < 10 or (depth - 4) % 6 != 0:
         raise ValueError(f"DenseNet-BC depth must be 6n + 4 (100, 190, 250, ...), got {depth}")
     n = (depth - 4) // 6
-    return DenseNet(growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, small_input=True, **kwargs)
+    return DenseNet(
+        growth_rate=growth_rate,
+        block_config=(n, n, n),
+        num_init_features=2 * growth_rate,
+        num_classes=num_classes,
+        small_input=True,
+        **kwargs,
+    )
 
 
-def densenet_bc_100(num_classes: int = 10, **kwargs: Any) -> DenseNet:
+def densenet_bc_100(**kwargs: Any) -> DenseNet:
     """DenseNet-BC (L = 100, k = 12) for CIFAR: 16 layers per block, 0.8M parameters in the paper."""
-    return _densenet_bc_cifar(100, 12, num_classes, **kwargs)
+    return densenet_bc_cifar(depth=100, growth_rate=12, **kwargs)
 
 
-def densenet_bc_250(num_classes: int = 10, **kwargs: Any) -> DenseNet:
+def densenet_bc_250(**kwargs: Any) -> DenseNet:
     """DenseNet-BC (L = 250, k = 24) for CIFAR: 41 layers per block, 15.3M parameters in the paper."""
-    return _densenet_bc_cifar(250, 24, num_classes, **kwargs)
+    return densenet_bc_cifar(depth=250, growth_rate=24, **kwargs)
 
 
-def densenet_bc_190(num_classes: int = 10, **kwargs: Any) -> DenseNet:
+def densenet_bc_190(**kwargs: Any) -> DenseNet:
     """DenseNet-BC (L = 190, k = 40) for CIFAR: 31 layers per block, 25.6M parameters in the paper."""
-    return _densenet_bc_cifar(190, 40, num_classes, **kwargs)
+    return densenet_bc_cifar(depth=190, growth_rate=40, **kwargs)
 
 
 # --8<-- [end:cifar]
 
 
+# ----------------------------------------------------------------------------- 6. checkpoint adapters
 # --8<-- [start:legacy]
 # Before PyTorch 0.4 a dense layer's modules were named "norm.1", "conv.2", ...;
 # module names may no longer hold dots, and torchvision's published DenseNet

@@ -5,20 +5,27 @@ Paper: Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun,
 ResNeXt: Saining Xie et al., "Aggregated Residual Transformations for Deep
 Neural Networks", CVPR 2017, arXiv:1611.05431.
 
-What this file holds, top to bottom:
+It needs only PyTorch. What it holds, top to bottom (the order of every
+model file here):
 
 1. helpers: ``conv3x3``, ``conv1x1``, the two shortcuts (projection, option B;
-   zero padding, option A) and ``make_layer``, which stacks blocks into a stage;
-2. the residual blocks: ``BasicBlock`` (two 3x3 convolutions, ResNet-18/34)
-   and ``Bottleneck`` (1x1 reduce, 3x3, 1x1 expand; ResNet-50/101/152);
-3. ``ResNet``, the ImageNet network, and its builders ``resnet18`` ...
-   ``resnet152`` and ``resnext50_32x4d``;
-4. ``CifarResNet``, the 6n+2-layer CIFAR-10 networks of the paper's section
-   4.2, their builders ``resnet20`` ... ``resnet110``, and ``PlainBlock`` for
-   the paper's plain twins (the same networks without skip connections).
+   zero padding, option A), ``make_layer``, which stacks blocks into a stage,
+   and ``init_weights``;
+2. blocks: ``BasicBlock`` (two 3x3 convolutions, ResNet-18/34),
+   ``Bottleneck`` (1x1 reduce, 3x3, 1x1 expand; ResNet-50/101/152) and
+   ``PlainBlock`` (a ``BasicBlock`` without its skip connection, for the
+   paper's plain twins); each block zeroes its own last BN in ``zero_init_last``;
+3. network: ``ResNet``, the ImageNet network;
+4. ImageNet builders: ``resnet18`` ... ``resnet152`` and ``resnext50_32x4d``;
+5. CIFAR variants: ``CifarResNet``, the 6n+2-layer CIFAR-10 networks of the
+   paper's section 4.2, and their builders ``resnet20`` ... ``resnet110``;
+6. checkpoint adapters: none, torchvision's checkpoints load as they are.
 
 Attribute names equal torchvision's ``state_dict`` keys, so the official
 torchvision weights load with ``strict=True`` and give the same outputs.
+Channel arguments are named alike in every file: ``in_channels`` enter a
+module, ``channels`` is a block's inner width (the paper's and torchvision's
+"planes") and ``out_channels`` leave it.
 
 Deviations from the paper, and why:
 
@@ -33,15 +40,15 @@ Deviations from the paper, and why:
   the paper. ``zero_init_residual`` (Goyal et al. 2017, arXiv:1706.02677) is
   an option the paper did not have; it is off by default.
 - ``small_input`` is not in the paper: it swaps the 7x7 stride-2 stem and the
-  max-pool for one 3x3 stride-1 convolution, so that 32x32 images are not
-  shrunk to 1x1 before the last stage.
+  max-pool for one 3x3 stride-1 convolution, so that a 32x32 image leaves the
+  last stage as a 4x4 map instead of 1x1.
 - torchvision's ``replace_stride_with_dilation`` and ``norm_layer`` options are
   left out: they serve segmentation backbones, not this reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -57,7 +64,9 @@ __all__ = [
     "ResNet",
     "conv1x1",
     "conv3x3",
+    "init_weights",
     "make_layer",
+    "projection_shortcut",
     "resnet18",
     "resnet20",
     "resnet32",
@@ -72,20 +81,21 @@ __all__ = [
 ]
 
 
+# ----------------------------------------------------------------------------- 1. helpers
 # --8<-- [start:helpers]
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1 and no bias (a BN follows it)."""
-    return nn.Conv2d(in_planes, out_planes, 3, stride=stride, padding=1, groups=groups, bias=False)
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, groups=groups, bias=False)
 
 
-def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution with no bias (a BN follows it)."""
-    return nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
-def projection_shortcut(inplanes: int, outplanes: int, stride: int) -> nn.Module:
+def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
     """Option B of the paper: a 1x1 convolution and BN that match the shape."""
-    return nn.Sequential(conv1x1(inplanes, outplanes, stride), nn.BatchNorm2d(outplanes))
+    return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
 
 
 class PadShortcut(nn.Module):
@@ -95,29 +105,29 @@ class PadShortcut(nn.Module):
     zeros, so the identity still reaches every deeper layer at no cost.
 
     Args:
-        inplanes: number of input channels.
-        outplanes: number of output channels (at least ``inplanes``).
+        in_channels: channels of the input.
+        out_channels: channels of the output (at least ``in_channels``).
         stride: spatial subsampling factor.
     """
 
-    def __init__(self, inplanes: int, outplanes: int, stride: int) -> None:
-        if outplanes < inplanes:
-            raise ValueError(f"PadShortcut can only add channels, got {inplanes} -> {outplanes}")
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        if out_channels < in_channels:
+            raise ValueError(f"PadShortcut can only add channels, got {in_channels} -> {out_channels}")
         super().__init__()
-        self.outplanes = outplanes
         self.stride = stride
+        extra = out_channels - in_channels
+        # zeros split before and after the existing channels, fixed here so the graph holds no shape arithmetic
+        self.padding = (0, 0, 0, 0, extra // 2, extra - extra // 2)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]  # (N, C, H, W) -> (N, C, H/s, W/s)
-        extra = self.outplanes - x.shape[1]
-        # zeros split before and after the existing channels -> (N, outplanes, H/s, W/s)
-        return F.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+        x = x[:, :, :: self.stride, :: self.stride]  # (N, C_in, H, W) -> (N, C_in, H/s, W/s)
+        return F.pad(x, self.padding)  # -> (N, C_out, H/s, W/s)
 
 
 def make_layer(
     block: type[BasicBlock | Bottleneck],
-    inplanes: int,
-    planes: int,
+    in_channels: int,
+    channels: int,
     blocks: int,
     stride: int = 1,
     shortcut: Callable[[int, int, int], nn.Module] = projection_shortcut,
@@ -132,8 +142,8 @@ def make_layer(
 
     Args:
         block: ``BasicBlock`` or ``Bottleneck`` (or a subclass, such as SE-Net's).
-        inplanes: channels entering the stage.
-        planes: the block's inner width; the stage outputs ``planes * block.expansion``.
+        in_channels: channels entering the stage.
+        channels: the blocks' inner width; the stage outputs ``channels * block.expansion``.
         blocks: number of blocks in the stage (the paper's table 1 "x n").
         stride: stride of the first block (2 halves the resolution).
         shortcut: builds the shortcut of a block whose shape changes.
@@ -141,12 +151,13 @@ def make_layer(
         base_width: ResNeXt's width per group d, scaled so that 64 means ResNet.
         **block_args: further keyword arguments of every block (SE-Net's reduction r).
     """
-    outplanes = planes * block.expansion
+    out_channels = channels * block.expansion
     downsample = None
-    if stride != 1 or inplanes != outplanes:
-        downsample = shortcut(inplanes, outplanes, stride)
-    layers = [block(inplanes, planes, stride, downsample, groups, base_width, **block_args)]
-    layers += [block(outplanes, planes, 1, None, groups, base_width, **block_args) for _ in range(1, blocks)]
+    if stride != 1 or in_channels != out_channels:
+        downsample = shortcut(in_channels, out_channels, stride)
+    common = {"groups": groups, "base_width": base_width, **block_args}
+    layers = [block(in_channels, channels, stride, downsample, **common)]
+    layers += [block(out_channels, channels, **common) for _ in range(1, blocks)]
     return nn.Sequential(*layers)
 
 
@@ -155,8 +166,9 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
 
     Args:
         model: the network to initialise in place.
-        zero_init_residual: zero the last BN gamma of every residual branch, so
-            that each block starts as the identity (arXiv:1706.02677).
+        zero_init_residual: ask every block to zero the last BN of its residual
+            branch (``zero_init_last``), so that each starts as the identity
+            (arXiv:1706.02677). Each block decides what that means for it.
     """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -166,15 +178,14 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
             nn.init.zeros_(m.bias)
     if zero_init_residual:
         for m in model.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.bn3.weight)
-            elif isinstance(m, BasicBlock):
-                nn.init.zeros_(m.bn2.weight)
+            if hasattr(m, "zero_init_last"):
+                m.zero_init_last()
 
 
 # --8<-- [end:helpers]
 
 
+# ----------------------------------------------------------------------------- 2. blocks
 # --8<-- [start:basicblock]
 class BasicBlock(nn.Module):
     """Two 3x3 convolutions with a skip connection: y = ReLU(F(x) + x).
@@ -182,8 +193,8 @@ class BasicBlock(nn.Module):
     Used by ResNet-18/34 and by the CIFAR ResNets.
 
     Args:
-        inplanes: channels of the input x.
-        planes: channels of both convolutions and of the output.
+        in_channels: channels of the input x.
+        channels: channels of both convolutions and of the output.
         stride: stride of the first convolution (2 where a stage starts).
         downsample: shortcut that matches x to F(x) when their shapes differ;
             ``None`` means the identity.
@@ -195,8 +206,8 @@ class BasicBlock(nn.Module):
 
     def __init__(
         self,
-        inplanes: int,
-        planes: int,
+        in_channels: int,
+        channels: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
         groups: int = 1,
@@ -205,13 +216,12 @@ class BasicBlock(nn.Module):
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError(f"BasicBlock accepts only groups=1 and base_width=64, got {groups} and {base_width}")
-        self.conv1 = conv3x3(inplanes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn1 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(channels, channels)
+        self.bn2 = nn.BatchNorm2d(channels)
         self.downsample = downsample
-        self.stride = stride
 
     def residual(self, x: Tensor) -> Tensor:
         """The residual function F(x): conv-BN-ReLU-conv-BN."""
@@ -219,10 +229,13 @@ class BasicBlock(nn.Module):
         return self.bn2(self.conv2(out))
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.residual(x)
-        out += identity
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
+
+    def zero_init_last(self) -> None:
+        """Zero the last BN's gamma: F(x) = 0 and the block starts as y = ReLU(x)."""
+        nn.init.zeros_(self.bn2.weight)
 
 
 # --8<-- [end:basicblock]
@@ -237,8 +250,8 @@ class Bottleneck(nn.Module):
     one does. With ``groups > 1`` the 3x3 is a grouped convolution (ResNeXt).
 
     Args:
-        inplanes: channels of the input x.
-        planes: inner width of ResNet; the block outputs ``4 * planes``.
+        in_channels: channels of the input x.
+        channels: inner width of ResNet; the block outputs ``4 * channels``.
         stride: stride of the 3x3 convolution (v1.5; the paper strides the first 1x1).
         downsample: shortcut that matches x to F(x) when their shapes differ;
             ``None`` means the identity.
@@ -250,41 +263,63 @@ class Bottleneck(nn.Module):
 
     def __init__(
         self,
-        inplanes: int,
-        planes: int,
+        in_channels: int,
+        channels: int,
         stride: int = 1,
         downsample: nn.Module | None = None,
         groups: int = 1,
         base_width: int = 64,
     ) -> None:
         super().__init__()
-        width = int(planes * (base_width / 64.0)) * groups  # ResNeXt-50 32x4d: 4 * 32 = 128 in layer1
-        self.conv1 = conv1x1(inplanes, width)
+        width = int(channels * (base_width / 64.0)) * groups  # ResNeXt-50 32x4d: 4 * 32 = 128 in layer1
+        self.conv1 = conv1x1(in_channels, width)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width, stride, groups)
         self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, planes * self.expansion)
-        self.bn3 = nn.BatchNorm2d(planes * self.expansion)
+        self.conv3 = conv1x1(width, channels * self.expansion)
+        self.bn3 = nn.BatchNorm2d(channels * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
-        self.stride = stride
 
     def residual(self, x: Tensor) -> Tensor:
         """The residual function F(x): 1x1 reduce, 3x3, 1x1 expand, each with BN."""
         out = self.relu(self.bn1(self.conv1(x)))  # (N, C_in, H, W) -> (N, w, H, W)
         out = self.relu(self.bn2(self.conv2(out)))  # -> (N, w, H/s, W/s)
-        return self.bn3(self.conv3(out))  # -> (N, 4 * planes, H/s, W/s)
+        return self.bn3(self.conv3(out))  # -> (N, 4C, H/s, W/s)
 
     def forward(self, x: Tensor) -> Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.residual(x)
-        out += identity
+        out += x if self.downsample is None else self.downsample(x)
         return self.relu(out)
+
+    def zero_init_last(self) -> None:
+        """Zero the last BN's gamma: F(x) = 0 and the block starts as y = ReLU(x)."""
+        nn.init.zeros_(self.bn3.weight)
 
 
 # --8<-- [end:bottleneck]
 
 
+# --8<-- [start:plainblock]
+class PlainBlock(BasicBlock):
+    """The paper's plain baseline: a ``BasicBlock`` without its skip connection, y = ReLU(F(x)).
+
+    Same layers and parameters as ``BasicBlock``; only the addition of the
+    identity is gone. The paper's plain networks (figure 6) are ResNets built
+    from these.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(self.residual(x))
+
+    def zero_init_last(self) -> None:
+        """Nothing: without a skip connection, a zero branch would cut the signal, not pass it on."""
+
+
+# --8<-- [end:plainblock]
+
+
+# ----------------------------------------------------------------------------- 3. network
 # --8<-- [start:resnet]
 class ResNet(nn.Module):
     """The ImageNet ResNet: a stem, four stages of residual blocks, a classifier.
@@ -292,7 +327,7 @@ class ResNet(nn.Module):
     Args:
         block: ``BasicBlock`` (ResNet-18/34) or ``Bottleneck`` (ResNet-50 and deeper).
         layers: number of blocks in each of the four stages (the paper's table 1),
-            for example ``[3, 4, 6, 3]`` for ResNet-50.
+            for example ``(3, 4, 6, 3)`` for ResNet-50.
         num_classes: size of the classifier's output.
         zero_init_residual: start every block as the identity by zeroing the last
             BN gamma of its residual branch (arXiv:1706.02677).
@@ -306,7 +341,7 @@ class ResNet(nn.Module):
     def __init__(
         self,
         block: type[BasicBlock | Bottleneck],
-        layers: list[int],
+        layers: Sequence[int],
         num_classes: int = 1000,
         zero_init_residual: bool = False,
         groups: int = 1,
@@ -326,18 +361,15 @@ class ResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
 
-        widths = (64, 128, 256, 512)
-        inplanes = 64
-        for i, (planes, blocks) in enumerate(zip(widths, layers, strict=True), start=1):
-            stage = make_layer(
-                block, inplanes, planes, blocks, stride=1 if i == 1 else 2, groups=groups, base_width=width_per_group,
-                **(block_args or {}),
-            )
-            self.add_module(f"layer{i}", stage)  # layer1 ... layer4, as in torchvision
-            inplanes = planes * block.expansion
+        stage = {"groups": groups, "base_width": width_per_group, **(block_args or {})}
+        channels = 64
+        for i, (width, blocks) in enumerate(zip((64, 128, 256, 512), layers, strict=True), start=1):
+            layer = make_layer(block, channels, width, blocks, stride=1 if i == 1 else 2, **stage)
+            self.add_module(f"layer{i}", layer)  # layer1 ... layer4, as in torchvision
+            channels = width * block.expansion
 
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(inplanes, num_classes)
+        self.fc = nn.Linear(channels, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -357,53 +389,47 @@ class ResNet(nn.Module):
 # --8<-- [end:resnet]
 
 
+# ----------------------------------------------------------------------------- 4. ImageNet builders
 # --8<-- [start:builders]
 def resnet18(**kwargs: Any) -> ResNet:
-    """ResNet-18: BasicBlock, stages of [2, 2, 2, 2]. Keyword arguments go to ``ResNet``."""
-    return ResNet(BasicBlock, [2, 2, 2, 2], **kwargs)
+    """ResNet-18: BasicBlock, stages of (2, 2, 2, 2). Keyword arguments go to ``ResNet``."""
+    return ResNet(block=BasicBlock, layers=(2, 2, 2, 2), **kwargs)
 
 
 def resnet34(**kwargs: Any) -> ResNet:
-    """ResNet-34: BasicBlock, stages of [3, 4, 6, 3]. Keyword arguments go to ``ResNet``."""
-    return ResNet(BasicBlock, [3, 4, 6, 3], **kwargs)
+    """ResNet-34: BasicBlock, stages of (3, 4, 6, 3). Keyword arguments go to ``ResNet``."""
+    return ResNet(block=BasicBlock, layers=(3, 4, 6, 3), **kwargs)
 
 
 def resnet50(**kwargs: Any) -> ResNet:
-    """ResNet-50: Bottleneck, stages of [3, 4, 6, 3]. Keyword arguments go to ``ResNet``."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], **kwargs)
+    """ResNet-50: Bottleneck, stages of (3, 4, 6, 3). Keyword arguments go to ``ResNet``."""
+    return ResNet(block=Bottleneck, layers=(3, 4, 6, 3), **kwargs)
 
 
 def resnet101(**kwargs: Any) -> ResNet:
-    """ResNet-101: Bottleneck, stages of [3, 4, 23, 3]. Keyword arguments go to ``ResNet``."""
-    return ResNet(Bottleneck, [3, 4, 23, 3], **kwargs)
+    """ResNet-101: Bottleneck, stages of (3, 4, 23, 3). Keyword arguments go to ``ResNet``."""
+    return ResNet(block=Bottleneck, layers=(3, 4, 23, 3), **kwargs)
 
 
 def resnet152(**kwargs: Any) -> ResNet:
-    """ResNet-152: Bottleneck, stages of [3, 8, 36, 3]. Keyword arguments go to ``ResNet``."""
-    return ResNet(Bottleneck, [3, 8, 36, 3], **kwargs)
+    """ResNet-152: Bottleneck, stages of (3, 8, 36, 3). Keyword arguments go to ``ResNet``."""
+    return ResNet(block=Bottleneck, layers=(3, 8, 36, 3), **kwargs)
 
 
 def resnext50_32x4d(**kwargs: Any) -> ResNet:
-    """ResNeXt-50 (32x4d): ResNet-50 with 32 groups of width 4 in every 3x3."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4, **kwargs)
+    """ResNeXt-50 (32x4d): the stages of ResNet-50, with grouped 3x3 convolutions of 32 groups of width 4.
+
+    Its blocks are twice as wide inside as ResNet-50's (128 channels in the
+    first stage instead of 64), split into 32 groups of 4.
+    """
+    return ResNet(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, width_per_group=4, **kwargs)
 
 
 # --8<-- [end:builders]
 
 
+# ----------------------------------------------------------------------------- 5. CIFAR variants
 # --8<-- [start:cifar]
-class PlainBlock(BasicBlock):
-    """The paper's plain baseline: a ``BasicBlock`` without its skip connection, y = ReLU(F(x)).
-
-    Same layers and parameters as ``BasicBlock``; only the addition of the
-    identity is gone. The paper's plain networks (figure 6) are ResNets built
-    from these.
-    """
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.relu(self.residual(x))
-
-
 class CifarResNet(nn.Module):
     """The CIFAR-10 ResNets of the paper's section 4.2: 6n + 2 weighted layers.
 
@@ -437,7 +463,7 @@ class CifarResNet(nn.Module):
         self.conv1 = conv3x3(3, 16)  # (N, 3, 32, 32) -> (N, 16, 32, 32)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
-        stage = dict(shortcut=PadShortcut, **(block_args or {}))
+        stage = {"shortcut": PadShortcut, **(block_args or {})}
         self.layer1 = make_layer(block, 16, 16, n, stride=1, **stage)  # -> (N, 16, 32, 32)
         self.layer2 = make_layer(block, 16, 32, n, stride=2, **stage)  # -> (N, 32, 16, 16)
         self.layer3 = make_layer(block, 32, 64, n, stride=2, **stage)  # -> (N, 64, 8, 8)
@@ -445,35 +471,43 @@ class CifarResNet(nn.Module):
         self.fc = nn.Linear(64, num_classes)
         init_weights(self, zero_init_residual)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Stem and the three stages: (N, 3, 32, 32) -> (N, 64, 8, 8)."""
         x = self.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        return self.layer3(self.layer2(self.layer1(x)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.forward_features(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))  # (N, 64, 8, 8) -> (N, 64) -> (N, classes)
 
 
 def resnet20(**kwargs: Any) -> CifarResNet:
     """ResNet-20 for CIFAR-10 (n = 3, 0.27M parameters in the paper)."""
-    return CifarResNet(20, **kwargs)
+    return CifarResNet(depth=20, **kwargs)
 
 
 def resnet32(**kwargs: Any) -> CifarResNet:
     """ResNet-32 for CIFAR-10 (n = 5, 0.46M parameters in the paper)."""
-    return CifarResNet(32, **kwargs)
+    return CifarResNet(depth=32, **kwargs)
 
 
 def resnet44(**kwargs: Any) -> CifarResNet:
     """ResNet-44 for CIFAR-10 (n = 7, 0.66M parameters in the paper)."""
-    return CifarResNet(44, **kwargs)
+    return CifarResNet(depth=44, **kwargs)
 
 
 def resnet56(**kwargs: Any) -> CifarResNet:
     """ResNet-56 for CIFAR-10 (n = 9, 0.85M parameters in the paper)."""
-    return CifarResNet(56, **kwargs)
+    return CifarResNet(depth=56, **kwargs)
 
 
 def resnet110(**kwargs: Any) -> CifarResNet:
     """ResNet-110 for CIFAR-10 (n = 18, 1.7M parameters in the paper)."""
-    return CifarResNet(110, **kwargs)
+    return CifarResNet(depth=110, **kwargs)
 
 
 # --8<-- [end:cifar]
+
+
+# ----------------------------------------------------------------------------- 6. checkpoint adapters
+# None: torchvision's ResNet checkpoints use this file's names and load with strict=True as they are.
