@@ -144,6 +144,8 @@ class DenseLayer(nn.Module):
         memory_efficient: bool = False,
     ) -> None:
         super().__init__()
+        if not 0 <= drop_rate < 1:  # also refuses NaN
+            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
         width = bn_size * growth_rate
         self.norm1 = nn.BatchNorm2d(in_channels)
         self.relu1 = nn.ReLU(inplace=True)

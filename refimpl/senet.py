@@ -135,6 +135,8 @@ class SqueezeExcitation(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
+        if not isinstance(reduction, int) or isinstance(reduction, bool) or reduction < 1:
+            raise ValueError(f"the reduction ratio r must be a positive integer, got {reduction!r}")
         if channels % reduction != 0:
             raise ValueError(f"channels C = {channels} is not divisible by the reduction ratio r = {reduction}")
         # 1x1 convolutions on the (N, C, 1, 1) summary are the paper's FC layers W1, W2 (with bias)

@@ -66,6 +66,12 @@ def _replace_classifier(model: nn.Module, spec: ModelSpec, num_classes: int) -> 
     setattr(model, spec.classifier, head)
 
 
+def _check_num_classes(num_classes: object) -> None:
+    # bool is an int in Python, and nn.Linear accepts 0 outputs without complaint
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+
+
 def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Module:
     """Build a model by name, optionally with the official pretrained weights.
 
@@ -82,11 +88,16 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
             for fine-tuning, as timm does.
 
     Raises:
-        ValueError: unknown model or weights, or options the weights cannot fit.
+        ValueError: unknown model or weights, a ``num_classes`` that is not a
+            positive integer, or options the weights cannot fit.
+        TypeError: ``weights`` is not a name (``True``, the habit of
+            ``pretrained=True``); the message lists the accepted names.
         refimpl.tools.weights.WeightsUnavailableError: the checkpoint is neither
             cached nor downloadable; the message says where to put the file.
     """
     spec = get_spec(name)
+    if "num_classes" in kwargs:
+        _check_num_classes(kwargs["num_classes"])
     if weights is None:
         return spec.builder(**kwargs)
     from refimpl.tools.weights import checkpoint_preprocessing, load_state_dict
