@@ -37,14 +37,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -118,8 +116,15 @@ def step(model: torch.nn.Module, x: Tensor, target: Tensor) -> None:
     F.cross_entropy(model(x), target).backward()
 
 
-def peak_memory(model_name: str, memory_efficient: bool, batch_size: int, image_size: int,
-                device_name: str, steps: int, threads: int | None) -> dict[str, float]:  # fmt: skip
+def peak_memory(
+    model_name: str,
+    memory_efficient: bool,
+    batch_size: int,
+    image_size: int,
+    device_name: str,
+    steps: int,
+    threads: int | None,
+) -> dict[str, float]:
     """Peak memory of ``steps`` training steps in this process (called in a fresh subprocess)."""
     if threads:
         torch.set_num_threads(threads)
@@ -291,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
 
-    print(f"{'model':<16} {'batch':>5} {'size':>4} {'plain MiB':>10} {'eff. MiB':>9} {'memory':>7} {'fwd':>6} "
-          f"{'stored':>7} {'plain s':>8} {'eff. s':>7} {'time':>6}  goal")  # fmt: skip
+    print(
+        f"{'model':<16} {'batch':>5} {'size':>4} {'plain MiB':>10} {'eff. MiB':>9} {'memory':>7} {'fwd':>6} "
+        f"{'stored':>7} {'plain s':>8} {'eff. s':>7} {'time':>6}  goal"
+    )
     for r in rows:
         print(
             f"{r['model']:<16} {r['batch_size']:>5} {r['image_size']:>4} {r['plain']['peak_mib']:>10.0f} "

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from refimpl import create_model, get_spec, list_models
 from refimpl.tools.results import write_result
 
-RESNETS = [n for n in list_models() if get_spec(n).reference == "torchvision" and get_spec(n).family.startswith("ResNe")]
+RESNETS = [n for n in list_models() if get_spec(n).reference.source == "torchvision" and get_spec(n).family == "resnet"]
 LIMIT = 1.03  # refimpl may be at most 3% slower
 
 
@@ -46,7 +46,7 @@ def step_time(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 def measure(name: str, device: torch.device, batch_size: int, image_size: int, repeats: int, warmup: int) -> dict:
     torch.manual_seed(0)
-    reference = torchvision.models.get_model(get_spec(name).reference_name).to(device)
+    reference = torchvision.models.get_model(get_spec(name).reference.name).to(device)
     ours = create_model(name).to(device)
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(measure(name, device, args.batch_size, args.image_size, args.repeats, args.warmup))
     print(f"{'model':<16} {'refimpl ms':>11} {'torchvision ms':>15} {'median ratio':>13}")
     for row in rows:
-        print(f"{row['model']:<16} {row['refimpl_ms']:>11.1f} {row['torchvision_ms']:>15.1f} {row['median_ratio']:>13.3f}")
+        print(
+            f"{row['model']:<16} {row['refimpl_ms']:>11.1f} {row['torchvision_ms']:>15.1f} {row['median_ratio']:>13.3f}"
+        )
     worst = max(row["median_ratio"] for row in rows)
     verdict = "ok" if worst <= LIMIT else "SLOWER"
     print(f"worst median ratio refimpl/torchvision: {worst:.3f} (limit {LIMIT}): {verdict}")

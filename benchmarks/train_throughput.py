@@ -1,9 +1,10 @@
 """Training throughput: the lecture notes' pipeline against this project's, in one run.
 
 (a) notes:   torchvision's CIFAR10 through a DataLoader with 2 worker processes
-             and PIL transforms (random crop, flip, ToTensor, Normalize); float32; NCHW.
+             and PIL transforms (random crop, flip, ToTensor, Normalize): ``WorkerLoader``,
+             ``--loader dataloader``; float32; NCHW.
 (b) refimpl: the data set kept on the training device and augmented there
-             (``DeviceLoader``); bfloat16 autocast and channels_last on CUDA
+             (``DeviceLoader``, ``--loader device``); bfloat16 autocast and channels_last on CUDA
              (float32 on the CPU, see ``refimpl.tools.train.fast_settings``);
              ``torch.compile`` with ``--compile``.
 
@@ -42,14 +43,20 @@ def images_per_s(config: TrainConfig, device: torch.device, fast: bool, warmup: 
     torch.manual_seed(config.seed)  # the same initial weights for both paths
     model = build_model(config.model, config.small_input).to(device, memory_format=memory_format)
     forward = torch.compile(model) if fast and config.compile else model
-    loader = "gpu" if fast else "dataloader"
+    loader = "device" if fast else "dataloader"
     batches, _ = make_loaders(
-        config.dataset, config.batch_size, device, loader, config.data_root, config.download,
-        num_workers=config.workers, channels_last=memory_format == torch.channels_last,
-    )  # fmt: skip
+        config.dataset,
+        config.batch_size,
+        device,
+        loader,
+        config.data_root,
+        config.download,
+        num_workers=config.workers,
+        channels_last=memory_format == torch.channels_last,
+    )
     if len(batches) < warmup + steps:
         raise SystemExit(f"error: {config.dataset} has {len(batches)} batches, fewer than --warmup + --max-steps")
-    optimizer, scheduler = make_optimizer(model, config, warmup + steps)
+    optimizer, scheduler = make_optimizer(model, config.recipe(), warmup + steps)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     stream = iter(batches)  # one iterator: the workers start once, during the warm-up
     args = (optimizer, scheduler, scaler, amp_dtype, memory_format, config.label_smoothing)
@@ -77,9 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--device cuda: no CUDA device is available (use --device cpu)")
     device = torch.device(args.device)
     config = TrainConfig(
-        model=args.model, small_input=args.small_input, dataset=args.dataset, data_root=args.data_root,
-        download=args.download, batch_size=args.batch_size, workers=args.workers, compile=args.compile,
-    )  # fmt: skip
+        model=args.model,
+        small_input=args.small_input,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        download=args.download,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        compile=args.compile,
+    )
 
     notes, ours = [], []
     for _ in range(args.rounds):

@@ -81,5 +81,5 @@ _specs += [
     ),
 ]
 
-#: name -> declaration, in the order of the tables on the site
 SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in _specs}
+"""Every model: name -> declaration, in the order of the tables on the site."""

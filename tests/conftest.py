@@ -1,9 +1,10 @@
-"""Shared test helpers. Everything runs on the CPU and nothing touches the network."""
+"""Fixtures for every test: seeded, offline, CPU only. Shared helpers are in ``helpers.py``."""
 
 from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,8 @@ import pytest
 import torch
 import torchvision
 
-from refimpl import get_spec, list_models
-
-IMAGENET_MODELS = [n for n in list_models() if get_spec(n).reference == "torchvision"]
-PAPER_MODELS = [n for n in list_models() if get_spec(n).reference == "paper"]
-RESNET_MODELS = [n for n in IMAGENET_MODELS if get_spec(n).family in ("ResNet", "ResNeXt")]
-DENSENET_MODELS = [n for n in IMAGENET_MODELS if get_spec(n).family == "DenseNet"]
+import refimpl.specs
+from refimpl.tools.modelspec import ModelSpec
 
 
 @pytest.fixture(autouse=True)
@@ -65,27 +62,25 @@ def cifar10_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     monkeypatch.setattr(cifar, "meta", {**cifar.meta, "md5": meta_md5})
     images = images.reshape(-1, 3, 32, 32)
     return tmp_path, {
-        "train_images": images[:20], "train_labels": np.array(labels[:20]),
-        "test_images": images[20:], "test_labels": np.array(labels[20:]),
-    }  # fmt: skip
+        "train_images": images[:20],
+        "train_labels": np.array(labels[:20]),
+        "test_images": images[20:],
+        "test_labels": np.array(labels[20:]),
+    }
 
 
-def assert_same_function(expected: torch.nn.Module, actual: torch.nn.Module, x: torch.Tensor) -> None:
-    """Two models holding the same weights compute the same thing, exactly.
+@pytest.fixture
+def swap_spec(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModelSpec], ModelSpec]:
+    """Registers a replaced declaration under its name for one test: ``swap_spec(replace(get_spec(name), ...))``.
 
-    Compares outputs in eval mode (running statistics) and in train mode (batch
-    statistics), the gradients of the input and of every parameter, and the BN
-    running statistics that train mode updated.
+    The registry, the CLI and ``verify`` all read ``refimpl.specs.SPECS``, so
+    they see the replacement; it is undone when the test ends.
     """
-    for train in (False, True):
-        expected.train(train)
-        actual.train(train)
-        x_expected, x_actual = x.clone().requires_grad_(), x.clone().requires_grad_()
-        out_expected, out_actual = expected(x_expected), actual(x_actual)
-        torch.testing.assert_close(out_actual, out_expected, rtol=0, atol=0)
-        out_expected.square().sum().backward()
-        out_actual.square().sum().backward()
-        torch.testing.assert_close(x_actual.grad, x_expected.grad, rtol=0, atol=0)
-    for (key, p), q in zip(expected.named_parameters(), actual.parameters(), strict=True):
-        torch.testing.assert_close(q.grad, p.grad, rtol=0, atol=0, msg=key)
-    torch.testing.assert_close(actual.state_dict(), expected.state_dict(), rtol=0, atol=0)
+
+    def swap(spec: ModelSpec) -> ModelSpec:
+        if spec.name not in refimpl.specs.SPECS:  # a typo would register a new model and test nothing
+            raise KeyError(f"no declared model {spec.name!r} to replace")
+        monkeypatch.setitem(refimpl.specs.SPECS, spec.name, spec)
+        return spec
+
+    return swap

@@ -10,10 +10,10 @@ from refimpl.tools.data import (
     IMAGENET_STATS,
     DataUnavailableError,
     DeviceLoader,
-    NotesLoader,
+    WorkerLoader,
     load_dataset,
     make_loaders,
-    notes_transform,
+    pil_transforms,
     random_crop_flip,
     to_tensors,
 )
@@ -30,9 +30,9 @@ def test_cifar10_reader_returns_the_images_and_labels_written(cifar10_root) -> N
         np.testing.assert_array_equal(labels.numpy(), written[f"{prefix}_labels"])
 
 
-def test_notes_transform_is_totensor_and_imagenet_normalize(cifar10_root) -> None:
+def test_pil_transforms_are_totensor_and_imagenet_normalize(cifar10_root) -> None:
     root, written = cifar10_root
-    image, label = load_dataset("cifar10", root, train=False, transform=notes_transform())[1]
+    image, label = load_dataset("cifar10", root, train=False, transform=pil_transforms())[1]
     mean, std = (np.array(s, dtype=np.float32)[:, None, None] for s in IMAGENET_STATS)
     expected = (written["test_images"][1] / np.float32(255) - mean) / std  # (3, 32, 32)
     np.testing.assert_allclose(image.numpy(), expected, rtol=0, atol=1e-6)
@@ -43,13 +43,18 @@ def test_both_test_loaders_give_the_same_batches(cifar10_root) -> None:
     root, _ = cifar10_root
     loaders = {
         kind: make_loaders("cifar10", 3, torch.device("cpu"), kind, root, num_workers=0, normalize="cifar10")[1]
-        for kind in ("gpu", "dataloader")
+        for kind in ("device", "dataloader")
     }
     pairs = list(zip(*loaders.values(), strict=True))
     assert len(pairs) == 2  # 4 test images in batches of 3: the last one is kept
-    for (x_gpu, y_gpu), (x_dl, y_dl) in pairs:
-        torch.testing.assert_close(x_gpu, x_dl, rtol=0, atol=1e-5)
-        assert torch.equal(y_gpu, y_dl)
+    for (x_device, y_device), (x_dl, y_dl) in pairs:
+        torch.testing.assert_close(x_device, x_dl, rtol=0, atol=1e-5)
+        assert torch.equal(y_device, y_dl)
+
+
+def test_an_unknown_loader_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown loader 'gpu'; known: device, dataloader"):
+        make_loaders("fake", 8, torch.device("cpu"), "gpu")
 
 
 def test_missing_cifar10_is_one_line_naming_the_folder_and_how_to_download(tmp_path) -> None:
@@ -121,9 +126,9 @@ def test_device_loader_visits_every_image_once_in_an_order_fixed_by_seed_and_epo
     assert torch.cat([y for _, y in test]).tolist() == list(range(n))  # in order, all kept
 
 
-def test_notes_loader_order_is_fixed_by_seed_and_epoch() -> None:
-    dataset = load_dataset("fake", transform=notes_transform(augment=True))
-    loader = NotesLoader(dataset, 16, train=True, num_workers=0, seed=3)
+def test_worker_loader_order_is_fixed_by_seed_and_epoch() -> None:
+    dataset = load_dataset("fake", transform=pil_transforms(augment=True))
+    loader = WorkerLoader(dataset, 16, train=True, num_workers=0, seed=3)
 
     def first_batch(epoch: int) -> torch.Tensor:
         loader.set_epoch(epoch)

@@ -1,24 +1,24 @@
-"""Parameter and MAC counts against torchvision's published weights metadata."""
+"""Counting parameters and MACs, summaries and the model-zoo table.
+
+That the counts equal torchvision's published weights metadata is checked for every model in test_parity.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torchvision
-from conftest import IMAGENET_MODELS
 from torch import nn
 
 from refimpl import create_model
-from refimpl.tools.inspection import count_macs, count_parameters, model_cost, summary
-
-
-@pytest.mark.parametrize("name", IMAGENET_MODELS)
-def test_cost_matches_torchvision_metadata(name: str) -> None:
-    """torchvision's "GFLOPS" (`_ops`) are GMACs at 224x224, rounded to 3 decimals."""
-    params, macs = model_cost(name)
-    for weights in torchvision.models.get_model_weights(name):
-        assert params == weights.meta["num_params"]
-        assert round(macs / 1e9, 3) == pytest.approx(weights.meta["_ops"], abs=1e-9)
+from refimpl.tools.inspection import (
+    count_macs,
+    count_parameters,
+    format_table,
+    model_cost,
+    model_zoo_table,
+    summary,
+    zoo_rows,
+)
 
 
 def test_macs_are_half_the_flops_by_hand() -> None:
@@ -63,3 +63,44 @@ def _bn_and_fc_extras(model: nn.Module) -> int:
     return sum(m.weight.numel() + m.bias.numel() for m in model.modules() if isinstance(m, nn.BatchNorm2d)) + (
         model.fc.bias.numel()
     )
+
+
+# --- the model-zoo table (``python -m refimpl list``, the site's home page and the model zoo notebook) ---
+
+
+def test_format_table_renders_the_same_cells_as_text_or_markdown() -> None:
+    header, rows = ["model", "params"], [["a", "1,000"], ["b|c", ""]]
+    assert format_table(header, rows).splitlines() == [
+        "model  params",
+        "-----  ------",
+        "a       1,000",
+        "b|c         -",
+    ]
+    assert format_table(header, rows, markdown=True).splitlines() == [
+        "| model | params |",
+        "| --- | ---: |",
+        "| a | 1,000 |",
+        "| b\\|c | — |",  # a | would end the cell; an empty cell is a dash
+    ]
+    with pytest.raises(ValueError, match="align 'l' has 1 letters for 2 columns"):
+        format_table(header, rows, "l")
+
+
+def test_zoo_rows_hold_cost_checkpoints_and_torchvision_top1() -> None:
+    r50, r20, se50 = zoo_rows(["resnet50", "resnet20", "se_resnet50"])
+    assert (r50.params, r50.macs) == model_cost("resnet50")
+    assert r50.weights == ("IMAGENET1K_V1", "IMAGENET1K_V2")
+    assert r50.top1 == {"IMAGENET1K_V1": 76.13, "IMAGENET1K_V2": 80.858}  # torchvision's weights metadata
+    assert (r20.weights, r20.top1) == ((), {})  # a paper's model: no checkpoint
+    assert se50.weights == ("a1_in1k", "a2_in1k", "a3_in1k", "ra2_in1k") and se50.top1 == {}  # timm's checkpoints
+
+
+def test_model_zoo_table_marks_count_only_references() -> None:
+    rows = zoo_rows(["resnet50", "se_resnet18"])
+    text = model_zoo_table(rows).splitlines()
+    expected = "resnet50 ResNet 25,557,032 4.089 224x224 torchvision.resnet50 IMAGENET1K_V1, IMAGENET1K_V2 76.13 80.86"
+    assert text[2].split() == expected.split()
+    assert "timm.legacy_seresnet18 (params only)" in text[3]
+    assert "GMACs: billions of multiply-accumulates" in model_zoo_table(rows)
+    markdown = model_zoo_table(rows, markdown=True)
+    assert "| `resnet50` | ResNet | 25,557,032 | 4.089 | 224x224 | torchvision.resnet50 |" in markdown

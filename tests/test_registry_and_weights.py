@@ -1,24 +1,59 @@
-"""The registry and the official-weights loader, with every download faked."""
+"""The registry, the official-weights loader and the checkpoints' preprocessing, with every download faked."""
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import replace
 
+import numpy as np
 import pytest
+import timm
+import timm.data
 import torch
 import torchvision
+from helpers import HUB_WEIGHTS_MODELS, TORCHVISION_REFERENCE_MODELS
+from PIL import Image
+from timm.models import get_pretrained_cfg
+from torch import nn
 
-from refimpl import create_model, get_spec, list_models
-from refimpl.tools.weights import WeightsUnavailableError, available_weights, cache_path, resolve_weights
+import refimpl
+from refimpl import create_model, get_spec, list_models, preprocessing
+from refimpl.specs import SPECS
+from refimpl.tools.weights import WeightsUnavailableError, available_weights, cache_path, hub_weights, resolve_weights
 
 
-def test_every_model_is_listed_once_and_builds() -> None:
-    names = list_models()
-    assert len(names) == len(set(names))
+def _first_per_classifier(names: list[str]) -> list[str]:
+    """The first of ``names`` for each classifier attribute ("fc", "classifier", ...)."""
+    first: dict[str, str] = {}
     for name in names:
-        assert get_spec(name).name == name
-        with torch.device("meta"):
-            create_model(name)
+        first.setdefault(SPECS[name].classifier, name)
+    return list(first.values())
+
+
+def _image() -> Image.Image:
+    """A random RGB image, neither square nor of a size any transform produces."""
+    pixels = np.random.default_rng(0).integers(0, 256, (260, 300, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _cache_random_checkpoint(name: str, weights: str) -> nn.Module:
+    """A random reference model saved where torch.hub looks for ``weights`` of ``name``; returns the model."""
+    spec = get_spec(name)
+    reference = torchvision.models.get_model(spec.reference.name)
+    path = cache_path(resolve_weights(spec, weights))
+    os.makedirs(os.path.dirname(path))
+    torch.save(reference.state_dict(), path)
+    return reference
+
+
+# --- the registry -------------------------------------------------------------------------------------------------
+
+
+def test_every_declared_model_is_listed_under_its_name() -> None:
+    assert list_models() == list(SPECS)
+    for name in list_models():
+        assert get_spec(name) is SPECS[name] and SPECS[name].name == name
 
 
 def test_unknown_model_names_the_closest() -> None:
@@ -27,7 +62,19 @@ def test_unknown_model_names_the_closest() -> None:
 
 
 def test_builder_options_pass_through() -> None:
-    assert create_model("resnet18", num_classes=3).fc.out_features == 3
+    with torch.device("meta"):
+        assert create_model("resnet18", num_classes=3).fc.out_features == 3
+
+
+def test_a_swapped_spec_is_what_the_registry_builds(swap_spec) -> None:
+    """The fixture other tests use to break a model on purpose."""
+    swap_spec(replace(get_spec("resnet18"), builder=lambda **kwargs: nn.Linear(1, 1)))
+    assert isinstance(create_model("resnet18"), nn.Linear)
+    with pytest.raises(KeyError, match="no declared model 'resnet19'"):
+        swap_spec(replace(get_spec("resnet18"), name="resnet19"))
+
+
+# --- which checkpoints, under which names -------------------------------------------------------------------------
 
 
 def test_default_weights_are_v2_where_they_exist() -> None:
@@ -45,9 +92,92 @@ def test_unknown_weights_say_what_is_accepted() -> None:
         create_model("resnet20", weights="DEFAULT")
 
 
-def test_weights_refuse_a_different_head() -> None:
-    with pytest.raises(ValueError, match="num_classes=1000"):
-        create_model("resnet18", weights="DEFAULT", num_classes=10)
+def test_pretrained_true_is_refused_naming_the_accepted_tags() -> None:
+    """The habit of torchvision's deprecated ``pretrained=True``."""
+    with pytest.raises(TypeError, match=r"got True; for resnet50 accepted: DEFAULT, IMAGENET1K_V1, IMAGENET1K_V2$"):
+        create_model("resnet50", weights=True)
+
+
+def test_another_models_weights_are_refused() -> None:
+    """A full name must carry this model's enum: ResNet-18's V1 would not even load into ResNet-50."""
+    with pytest.raises(ValueError, match=r"unknown weights 'ResNet18_Weights.IMAGENET1K_V1' for resnet50"):
+        create_model("resnet50", weights="ResNet18_Weights.IMAGENET1K_V1")
+
+
+def test_weights_refuse_the_small_input_stem() -> None:
+    with pytest.raises(ValueError, match="small_input=False"):
+        create_model("resnet18", weights="DEFAULT", small_input=True)
+
+
+@pytest.mark.parametrize("name", HUB_WEIGHTS_MODELS)
+def test_hub_weights_are_timms_published_checkpoints(name: str) -> None:
+    """Every tag timm publishes for the reference, timm's default first, at the URL timm downloads."""
+    spec = get_spec(name)
+    tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{spec.reference.name}.*")]
+    assert sorted(spec.hub_weights) == sorted(tags)
+    assert str(resolve_weights(spec, "DEFAULT")) == get_pretrained_cfg(spec.reference.name).hf_hub_id
+    for tag in spec.hub_weights:
+        entry = hub_weights(spec, tag)
+        assert resolve_weights(spec, tag) == entry
+        # timm's default file name on the hub; timm reads model.safetensors instead when safetensors is installed
+        hf_hub_id = get_pretrained_cfg(f"{spec.reference.name}.{tag}").hf_hub_id
+        assert entry.url == f"https://huggingface.co/{hf_hub_id}/resolve/main/pytorch_model.bin"
+
+
+def test_hub_checkpoints_have_distinct_cache_files() -> None:
+    """Hugging Face calls every file pytorch_model.bin; the cache must not."""
+    files = [hub_weights(SPECS[n], tag).file_name for n in HUB_WEIGHTS_MODELS for tag in SPECS[n].hub_weights]
+    assert len(files) > 1 and len(set(files)) == len(files)
+
+
+# --- preprocessing ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TORCHVISION_REFERENCE_MODELS)
+def test_preprocessing_of_torchvision_checkpoints_is_torchvisions(name: str) -> None:
+    """Field by field, for every published checkpoint: crop, resize, interpolation, mean, std."""
+    for weights in torchvision.models.get_model_weights(get_spec(name).reference.name):
+        theirs = weights.transforms()
+        ours = preprocessing(name, weights.name)
+        assert [ours.crop_size] == theirs.crop_size and [ours.resize_size] == theirs.resize_size, weights
+        assert ours.interpolation == theirs.interpolation.value
+        assert list(ours.mean) == theirs.mean and list(ours.std) == theirs.std
+
+
+@pytest.mark.parametrize(("weights", "resize"), [("IMAGENET1K_V1", 256), ("IMAGENET1K_V2", 232)])
+def test_preprocessing_transforms_an_image_as_torchvision_does(weights: str, resize: int) -> None:
+    prep = preprocessing("resnet50", weights)
+    assert (prep.resize_size, prep.crop_size) == (resize, 224)
+    image = _image()
+    expected = torchvision.models.ResNet50_Weights[weights].transforms()(image)
+    torch.testing.assert_close(prep.transforms()(image), expected, rtol=0, atol=1e-5)
+
+
+def test_default_preprocessing_is_the_default_checkpoints() -> None:
+    assert preprocessing("resnet50") == preprocessing("resnet50", "IMAGENET1K_V2")
+    assert preprocessing("resnet50") != preprocessing("resnet50", "IMAGENET1K_V1")
+    assert preprocessing("se_resnet50") == preprocessing("se_resnet50", "a1_in1k")
+    with pytest.raises(ValueError, match="no published weights"):
+        preprocessing("resnet20")
+
+
+@pytest.mark.parametrize(
+    ("name", "tag"), [(name, tag) for name in HUB_WEIGHTS_MODELS for tag in get_spec(name).hub_weights]
+)
+def test_preprocessing_of_hub_checkpoints_is_timms(name: str, tag: str) -> None:
+    """timm's pretrained_cfg: crop = the input size, resize = floor(crop / crop_pct); and the same image out."""
+    cfg = get_pretrained_cfg(f"{get_spec(name).reference.name}.{tag}")
+    prep = preprocessing(name, tag)
+    assert prep == get_spec(name).hub_weights[tag]
+    assert prep.crop_size == cfg.input_size[-1] == cfg.input_size[-2]
+    assert prep.resize_size == math.floor(prep.crop_size / cfg.crop_pct)
+    assert (prep.interpolation, prep.mean, prep.std) == (cfg.interpolation, cfg.mean, cfg.std)
+    image = _image()
+    timms = timm.data.create_transform(**timm.data.resolve_data_config({}, pretrained_cfg=cfg.to_dict()))
+    torch.testing.assert_close(prep.transforms()(image), timms(image), rtol=0, atol=1e-5)
+
+
+# --- loading, offline ---------------------------------------------------------------------------------------------
 
 
 def test_offline_without_cache_names_the_missing_file(tmp_path, monkeypatch) -> None:
@@ -62,14 +192,31 @@ def test_offline_without_cache_names_the_missing_file(tmp_path, monkeypatch) -> 
 
 
 def test_cached_checkpoint_loads_without_network(tmp_path, monkeypatch) -> None:
-    """A checkpoint in torch.hub's cache is read as torchvision would, unchanged."""
+    """A checkpoint in torch.hub's cache is read as torchvision would, unchanged, with its preprocessing."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    reference = torchvision.models.resnet18().eval()
-    path = cache_path(torchvision.models.ResNet18_Weights.IMAGENET1K_V1)
-    os.makedirs(os.path.dirname(path))
-    torch.save(reference.state_dict(), path)
+    reference = _cache_random_checkpoint("resnet18", "IMAGENET1K_V1").eval()
 
     model = create_model("resnet18", weights="DEFAULT").eval()
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+    assert model.preprocessing == refimpl.Preprocessing(crop_size=224, resize_size=256)
+
+
+@pytest.mark.parametrize("name", _first_per_classifier(TORCHVISION_REFERENCE_MODELS))
+def test_weights_with_another_num_classes_get_a_fresh_classifier(name: str, tmp_path, monkeypatch) -> None:
+    """Ready for fine-tuning, as timm does: every weight the checkpoint's but a new ``nn.Linear`` head."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    spec = get_spec(name)
+    reference = _cache_random_checkpoint(name, "DEFAULT")
+
+    model = create_model(name, weights="DEFAULT", num_classes=10)
+    head, old = getattr(model, spec.classifier), getattr(reference, spec.classifier)
+    assert type(head) is nn.Linear and (head.in_features, head.out_features) == (old.in_features, 10)
+    assert torch.count_nonzero(head.bias) == 0 and torch.count_nonzero(head.weight) == head.weight.numel()
+    assert not torch.equal(head.weight, old.weight[:10])
+    body = {k: v for k, v in model.state_dict().items() if not k.startswith(f"{spec.classifier}.")}
+    expected = {k: v for k, v in reference.state_dict().items() if not k.startswith(f"{spec.classifier}.")}
+    torch.testing.assert_close(body, expected, rtol=0, atol=0)
+    assert model.preprocessing == preprocessing(name, "DEFAULT")
+    assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)

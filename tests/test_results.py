@@ -1,4 +1,4 @@
-"""Result files: written atomically, with the command, the time and the machine."""
+"""Result files: written atomically, with the command, the time and the machine; ``atomic_open`` itself."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from refimpl.tools.files import atomic_open
 from refimpl.tools.results import read_result, write_result
 
 
@@ -24,3 +25,15 @@ def test_a_failed_write_keeps_the_old_file(tmp_path) -> None:
         write_result(path, {"rows": object()})  # not JSON-serialisable
     assert json.loads(path.read_text())["rows"] == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_atomic_open_replaces_the_file_only_when_the_block_succeeds(tmp_path) -> None:
+    path = tmp_path / "new" / "data.bin"
+    with atomic_open(path, "wb") as f:
+        f.write(b"first")
+    assert path.read_bytes() == b"first"
+    with pytest.raises(KeyboardInterrupt), atomic_open(path, "wb") as f:
+        f.write(b"half")
+        raise KeyboardInterrupt  # an interruption, not only an error, keeps the old file
+    assert path.read_bytes() == b"first"
+    assert [p.name for p in path.parent.iterdir()] == ["data.bin"]  # no temporary file left behind

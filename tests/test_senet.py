@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import ast
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import timm
 import torch
 import torchvision
-from timm.models import get_pretrained_cfg
 from torch import nn
 from torchvision.models import resnet as tv_resnet
 from torchvision.models.googlenet import Inception
 
 from refimpl import create_model, get_spec, list_models, senet
-from refimpl.tools import registry
+from refimpl.resnet import BasicBlock, Bottleneck, ResNet
 from refimpl.tools.cli import main
 from refimpl.tools.inspection import count_parameters
-from refimpl.resnet import BasicBlock, Bottleneck, ResNet
 from refimpl.tools.verify import randomize_batch_norms
-from refimpl.tools.weights import HUB_WEIGHTS, WeightsUnavailableError, cache_path, load_state_dict, resolve_weights
+from refimpl.tools.weights import WeightsUnavailableError, cache_path, load_state_dict, resolve_weights
 
 SIZE = 64  # small images keep the suite fast; the architecture is size-agnostic
 SE_MODELS = [n for n in list_models() if n.startswith("se_")]
 # the models whose timm reference computes the same function with the same state-dict keys
-TIMM_TWINS = [n for n in SE_MODELS if get_spec(n).compare_outputs]
+TIMM_TWINS = [n for n in SE_MODELS if get_spec(n).reference.compare_outputs]
 
 
 def _se_params(channels: int, reduction: int = 16) -> int:
@@ -41,47 +40,22 @@ def _block_channels(model: nn.Module) -> list[int]:
 
 
 def test_the_registry_has_the_se_models() -> None:
-    assert SE_MODELS == [
-        "se_resnet18", "se_resnet34", "se_resnet50", "se_resnet101", "se_resnet152", "se_resnext50_32x4d",
-    ]  # fmt: skip
+    assert SE_MODELS == [f"se_resnet{depth}" for depth in (18, 34, 50, 101, 152)] + ["se_resnext50_32x4d"]
     assert TIMM_TWINS == ["se_resnet50", "se_resnet101", "se_resnet152", "se_resnext50_32x4d"]
-    assert all(get_spec(n).reference == "timm" for n in SE_MODELS)
+    assert all(get_spec(n).reference.source == "timm" for n in SE_MODELS)
 
 
 @pytest.mark.parametrize("name", SE_MODELS)
 def test_output_shape(name: str) -> None:
-    with torch.device("meta"):  # shapes without arithmetic; outputs are checked against timm below
+    with torch.device("meta"):  # shapes without arithmetic; test_parity.py checks outputs against timm
         model = create_model(name, num_classes=7).eval()
         assert model(torch.randn(2, 3, SIZE, SIZE)).shape == (2, 7)
 
 
-@pytest.mark.parametrize("name", TIMM_TWINS)
-def test_parameter_count_and_strict_load_of_timm(name: str) -> None:
-    with torch.device("meta"):
-        reference = timm.create_model(get_spec(name).reference_name)
-        ours = create_model(name)
-    assert count_parameters(ours) == count_parameters(reference)
-    ours.load_state_dict(reference.state_dict(), strict=True, assign=True)  # every key and shape
-
-
-# the deeper SE-ResNets stack the same blocks; `python -m refimpl verify` compares their outputs too
-@pytest.mark.parametrize("name", ["se_resnet50", "se_resnext50_32x4d"])
-def test_timm_weights_load_strictly_and_give_the_same_outputs(name: str) -> None:
-    # random BN statistics: timm zero-initialises each branch's last BN, which would hide SE entirely
-    reference = randomize_batch_norms(timm.create_model(get_spec(name).reference_name))
-    ours = create_model(name)
-    ours.load_state_dict(reference.state_dict(), strict=True)
-    x = torch.randn(2, 3, SIZE, SIZE)
-    for train in (False, True):  # running statistics, then batch statistics
-        reference.train(train)
-        ours.train(train)
-        with torch.no_grad():
-            torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
-    torch.testing.assert_close(ours.state_dict(), reference.state_dict())  # same running statistics
-
-
-@pytest.mark.parametrize(("name", "legacy", "expected"), [("se_resnet18", "legacy_seresnet18", 11_778_592),
-                                                          ("se_resnet34", "legacy_seresnet34", 21_958_868)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "legacy", "expected"),
+    [("se_resnet18", "legacy_seresnet18", 11_778_592), ("se_resnet34", "legacy_seresnet34", 21_958_868)],
+)
 def test_paper_exact_se_resnet18_34_counts(name: str, legacy: str, expected: int) -> None:
     """r = 16 exactly: timm's legacy models agree, and so does ResNet plus the closed form per block."""
     with torch.device("meta"):
@@ -183,20 +157,7 @@ def test_se_googlenet_runs_and_its_gates_follow_each_inception_module() -> None:
 
 
 # --- pretrained weights: timm's checkpoints on the Hugging Face hub, without timm ---
-
-
-@pytest.mark.parametrize("name", list(HUB_WEIGHTS))
-def test_hub_weights_are_timms_published_checkpoints(name: str) -> None:
-    timm_name = get_spec(name).reference_name
-    tags = [n.split(".", 1)[1] for n in timm.list_pretrained(f"{timm_name}.*")]
-    assert sorted(HUB_WEIGHTS[name]) == sorted(tags)
-    default = get_pretrained_cfg(timm_name)
-    assert str(resolve_weights(get_spec(name), "DEFAULT")) == default.hf_hub_id
-    for tag, entry in HUB_WEIGHTS[name].items():
-        cfg = get_pretrained_cfg(f"{timm_name}.{tag}")
-        # timm's default file name on the hub; timm reads model.safetensors instead when safetensors is installed
-        assert entry.url == f"https://huggingface.co/{cfg.hf_hub_id}/resolve/main/pytorch_model.bin"
-    assert len({e.file_name for e in HUB_WEIGHTS[name].values()}) == len(HUB_WEIGHTS[name])
+# (that they are timm's published ones, with timm's preprocessing: test_registry_and_weights.py)
 
 
 def test_se_models_without_published_weights_say_so() -> None:
@@ -236,7 +197,7 @@ def test_refimpl_imports_timm_only_inside_verify_reference_model() -> None:
     """timm is a test-only dependency: models, weights and the CLI work without it."""
     package = Path(senet.__file__).parent
     found = []
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         tree = ast.parse(path.read_text())
         # the enclosing function of every node (the outermost one, since ast.walk goes breadth first)
         functions: dict[int, str] = {}
@@ -272,11 +233,9 @@ class _SEIgnored(senet.SEBottleneck):
     residual = Bottleneck.residual
 
 
-def test_verify_catches_a_skipped_se_block(monkeypatch, capsys) -> None:
+def test_verify_catches_a_skipped_se_block(swap_spec, capsys) -> None:
     """Only because verify randomises timm's BN statistics: its zero-initialised last BNs would hide this."""
-    spec = get_spec("se_resnet50")
-    broken = registry.ModelSpec(**{**spec.__dict__, "builder": lambda: ResNet(_SEIgnored, [3, 4, 6, 3])})
-    monkeypatch.setitem(registry._REGISTRY, "se_resnet50", broken)
+    swap_spec(replace(get_spec("se_resnet50"), builder=lambda: ResNet(_SEIgnored, [3, 4, 6, 3])))
     assert main(["verify", "se_resnet50", "--image-size", str(SIZE)]) == 1
     assert "outputs differ" in capsys.readouterr().out
 
@@ -285,4 +244,4 @@ def test_list_marks_the_count_only_references(monkeypatch, capsys) -> None:
     monkeypatch.setattr("refimpl.tools.cli.list_models", lambda: ["se_resnet18", "se_resnet50"])
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "timm (params only)" in out.splitlines()[2] and "a1_in1k, a2_in1k" in out.splitlines()[3]
+    assert "timm.legacy_seresnet18 (params only)" in out.splitlines()[2] and "a1_in1k, a2_in1k" in out.splitlines()[3]

@@ -17,13 +17,13 @@ def test_the_expected_workflows_exist() -> None:
 
 def test_workflows_match_githubs_schema() -> None:
     cmd = [BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_zizmor_finds_nothing() -> None:
     cmd = [BIN / "zizmor", "--offline", "--config", ROOT / "zizmor.yml", "--format", "plain", *WORKFLOWS]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -20,17 +20,25 @@ class Svg:
 
     def __init__(self, width: int, height: int, title: str) -> None:
         self.parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" font-family="sans-serif" font-size="14">',
+            (
+                f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+                f'height="{height}" font-family="sans-serif" font-size="14">'
+            ),
             f"<title>{title}</title>",
             '<rect width="100%" height="100%" fill="#ffffff" rx="8"/>',
-            '<defs><marker id="a" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>',
+            (
+                '<defs><marker id="a" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+                'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>'
+            ),
         ]
 
-    def text(self, x: float, y: float, s: str, size: int = 14, color: str = INK, anchor: str = "middle", **kw: str) -> None:
+    def text(
+        self, x: float, y: float, s: str, size: int = 14, color: str = INK, anchor: str = "middle", **kw: str
+    ) -> None:
         extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in kw.items())
-        self.parts.append(f'<text x="{x}" y="{y}" text-anchor="{anchor}" font-size="{size}" fill="{color}"{extra}>{s}</text>')
+        self.parts.append(
+            f'<text x="{x}" y="{y}" text-anchor="{anchor}" font-size="{size}" fill="{color}"{extra}>{s}</text>'
+        )
 
     def box(self, x: float, y: float, w: float, h: float, label: str, fill: str) -> None:
         self.parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="#333"/>')
@@ -52,7 +60,9 @@ class Svg:
         (HERE / name).write_text("\n".join([*self.parts, "</svg>"]) + "\n")
 
 
-def residual_column(svg: Svg, x: float, title: str, width_in: int, layers: list[tuple[str, str]], notes: list[str]) -> float:
+def residual_column(
+    svg: Svg, x: float, title: str, width_in: int, layers: list[tuple[str, str]], notes: list[str]
+) -> float:
     """A residual block drawn top to bottom; returns the y of its addition."""
     bw, bh, gap, top = 170, 36, 26, 60
     cx = x + bw / 2
@@ -71,7 +81,14 @@ def residual_column(svg: Svg, x: float, title: str, width_in: int, layers: list[
     svg.op(cx, plus, "+")
     side = x + bw + 30
     svg.path(f"M{cx},{top} H{side} V{plus} H{cx + 15}")
-    svg.text(side + 6, (top + plus) / 2, "identity x", size=13, color=SKIP, transform=f"rotate(90 {side + 6} {(top + plus) / 2})")
+    svg.text(
+        side + 6,
+        (top + plus) / 2,
+        "identity x",
+        size=13,
+        color=SKIP,
+        transform=f"rotate(90 {side + 6} {(top + plus) / 2})",
+    )
     svg.arrow(cx, plus + 13, cx, plus + 45)
     svg.text(cx, plus + 62, f"ReLU: {width_in}-d")
     return plus
@@ -79,19 +96,27 @@ def residual_column(svg: Svg, x: float, title: str, width_in: int, layers: list[
 
 def residual_blocks() -> None:
     svg = Svg(560, 345, "A basic residual block and a bottleneck block")
-    residual_column(svg, 40, "BasicBlock (ResNet-18/34)", 64,
-                    [("3x3 conv, 64", BLUE), ("3x3 conv, 64", BLUE)], ["BN, ReLU", "BN"])  # fmt: skip
-    residual_column(svg, 320, "Bottleneck (ResNet-50/101/152)", 256,
-                    [("1x1 conv, 64", ORANGE), ("3x3 conv, 64", BLUE), ("1x1 conv, 256", ORANGE)],
-                    ["BN, ReLU", "BN, ReLU", "BN"])  # fmt: skip
+    residual_column(
+        svg, 40, "BasicBlock (ResNet-18/34)", 64, [("3x3 conv, 64", BLUE), ("3x3 conv, 64", BLUE)], ["BN, ReLU", "BN"]
+    )
+    residual_column(
+        svg,
+        320,
+        "Bottleneck (ResNet-50/101/152)",
+        256,
+        [("1x1 conv, 64", ORANGE), ("3x3 conv, 64", BLUE), ("1x1 conv, 256", ORANGE)],
+        ["BN, ReLU", "BN, ReLU", "BN"],
+    )
     svg.save("residual-blocks.svg")
 
 
 def se_modules() -> None:
     svg = Svg(640, 470, "The SE-Inception module and the SE-ResNet module")
     bw, bh = 200, 32
-    for x, title, first, skip in ((30, "SE-Inception module", "Inception module", False),
-                                  (360, "SE-ResNet module", "residual branch F(x)", True)):  # fmt: skip
+    for x, title, first, skip in (
+        (30, "SE-Inception module", "Inception module", False),
+        (360, "SE-ResNet module", "residual branch F(x)", True),
+    ):
         cx = x + bw / 2
         svg.text(cx, 28, title, font_weight="bold")
         svg.text(cx, 52, "x", color=FAINT)
@@ -99,8 +124,13 @@ def se_modules() -> None:
         svg.box(x, 74, bw, bh, first, BLUE)
         svg.text(cx + 8, 124, "U: C x H x W", size=12, color=FAINT, anchor="start")
         ys = [134, 184, 234, 284, 334]
-        labels = [("global avg pool  (squeeze)", GREEN), ("FC, C -> C/r", ORANGE), ("ReLU", "#f5f5f5"),
-                  ("FC, C/r -> C", ORANGE), ("sigmoid  (excitation)", GREEN)]  # fmt: skip
+        labels = [
+            ("global avg pool  (squeeze)", GREEN),
+            ("FC, C -> C/r", ORANGE),
+            ("ReLU", "#f5f5f5"),
+            ("FC, C/r -> C", ORANGE),
+            ("sigmoid  (excitation)", GREEN),
+        ]
         svg.arrow(cx, 106, cx, ys[0])
         for y, (label, fill) in zip(ys, labels, strict=True):
             svg.box(x + 14, y, bw - 28, bh - 6, label, fill)

@@ -1,24 +1,21 @@
 """Helpers the notebooks share: short, seeded training on the offline digits data set, plot style.
 
-Kept small on purpose: the training loop itself is ``refimpl.tools.train``'s, tested
+Kept small on purpose: the training loop itself is ``refimpl.tools.train.fit``, tested
 in ``tests/test_train.py``.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 
-os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed pages; read when tqdm loads
+import matplotlib as mpl
+import numpy as np
+import torch
+from torch import nn
 
-import matplotlib as mpl  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from refimpl.tools.data import make_loaders  # noqa: E402
-from refimpl.tools.train import TrainConfig, evaluate, make_optimizer, train_epoch  # noqa: E402
+from refimpl.tools.data import make_loaders
+from refimpl.tools.train import Recipe, fit
 
 CPU = torch.device("cpu")
 
@@ -32,11 +29,19 @@ def seed_everything(seed: int = 0) -> None:
 
 def plot_style() -> None:
     """White figures with dark ink: readable on the site's light and dark themes alike."""
-    mpl.rcParams.update({
-        "figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
-        "figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-        "axes.spines.right": False, "font.size": 10,
-    })  # fmt: skip
+    mpl.rcParams.update(
+        {
+            "figure.facecolor": "white",
+            "axes.facecolor": "white",
+            "savefig.facecolor": "white",
+            "figure.dpi": 110,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+        }
+    )
 
 
 @dataclass
@@ -49,9 +54,7 @@ class History:
     test_accuracy: list[float] = field(default_factory=list)
 
 
-def train_on_digits(
-    model: nn.Module, epochs: int = 3, lr: float = 0.1, batch_size: int = 32, seed: int = 0
-) -> History:
+def train_on_digits(model: nn.Module, epochs: int = 3, lr: float = 0.1, batch_size: int = 32, seed: int = 0) -> History:
     """Train ``model`` on the digits data set with refimpl's recipe, on the CPU, quietly.
 
     Args:
@@ -61,23 +64,14 @@ def train_on_digits(
         batch_size: images per batch.
         seed: seeds the data order and augmentation.
     """
-    config = TrainConfig(model="notebook", dataset="digits", epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-    train_loader, test_loader = make_loaders("digits", batch_size, CPU, seed=seed)
-    steps = len(train_loader)
-    optimizer, scheduler = make_optimizer(model, config, epochs * steps)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    history = History()
-    for epoch in range(epochs):
-        train_loader.set_epoch(epoch)
-        stats = train_epoch(
-            model, train_loader, steps, optimizer, scheduler, scaler, label_smoothing=config.label_smoothing
-        )
-        loss, accuracy, _ = evaluate(model, test_loader, len(test_loader))
-        history.train_loss.append(stats.loss)
-        history.train_accuracy.append(stats.accuracy)
-        history.test_loss.append(loss)
-        history.test_accuracy.append(accuracy)
-    return history
+    data = make_loaders("digits", batch_size, CPU, seed=seed)
+    rows = fit(model, data, Recipe(epochs=epochs, lr=lr, seed=seed), out=None, progress=False)
+    return History(
+        train_loss=[row["train_loss"] for row in rows],
+        train_accuracy=[row["train_acc"] for row in rows],
+        test_loss=[row["test_loss"] for row in rows],
+        test_accuracy=[row["test_acc"] for row in rows],
+    )
 
 
 def train_steps_on_digits(
@@ -90,25 +84,16 @@ def train_steps_on_digits(
 
     Args:
         model: a freshly initialised 10-class model for 32x32 images.
-        steps: number of batches (45 make one epoch at batch size 32).
+        steps: number of batches (44 make one epoch at batch size 32); a run
+            longer than an epoch goes on into the next one.
         lr: peak learning rate of the one-cycle schedule, which spans the ``steps``.
         batch_size: images per batch.
         seed: seeds the data order and augmentation.
     """
-    train_loader, _ = make_loaders("digits", batch_size, CPU, seed=seed)
-    epochs = -(-steps // len(train_loader))
-    config = TrainConfig(model="notebook", dataset="digits", epochs=epochs, lr=lr, batch_size=batch_size, seed=seed)
-    optimizer, scheduler = make_optimizer(model, config, steps)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    data = make_loaders("digits", batch_size, CPU, seed=seed)
+    recipe = Recipe(epochs=-(-steps // len(data[0])), total_steps=steps, lr=lr, seed=seed)
     losses: list[float] = []
-    for epoch in range(epochs):
-        train_loader.set_epoch(epoch)
-        batches = iter(train_loader)
-        for _ in range(min(len(train_loader), steps - len(losses))):
-            stats = train_epoch(
-                model, batches, 1, optimizer, scheduler, scaler, label_smoothing=config.label_smoothing
-            )
-            losses.append(stats.loss)
+    fit(model, data, recipe, out=None, on_step=lambda _, loss: losses.append(loss), progress=False)
     return losses
 
 

@@ -20,30 +20,24 @@
 #    all earlier layers, and after training it really does put weight on
 #    many of them, even on early ones (the paper's figure 5).
 #
-# The first part reads the generated data in `docs/results/efficiency.json`
-# (torchvision's weights metadata and MACs counted by `refimpl`); the second
-# trains a small DenseNet-BC while the site is built, on the CPU.
+# The first part computes its numbers while the site is built: parameters and
+# multiply-accumulates counted by `refimpl`, accuracy read from torchvision's
+# weights metadata. The second trains a small DenseNet-BC, on the CPU.
 
 # %%
 import copy
-import importlib.util
-import sys
-from pathlib import Path
 
-ROOT = Path(importlib.util.find_spec("refimpl").origin).parents[1]  # the repository whose refimpl this kernel imports
-sys.path.insert(0, str(ROOT / "docs" / "notebooks"))
-from _common import plot_style, seed_everything, train_on_digits  # noqa: E402  (first: it quiets tqdm)
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from _common import plot_style, seed_everything, train_on_digits
+from IPython.display import Markdown
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import refimpl  # noqa: E402
-from IPython.display import Markdown  # noqa: E402
-from refimpl.densenet import DenseNet  # noqa: E402
-from refimpl.tools.results import read_result  # noqa: E402
+from refimpl import get_spec, list_models
+from refimpl.densenet import DenseNet
+from refimpl.tools.inspection import ZooRow, zoo_rows
 
 plot_style()
-print("refimpl from", Path(refimpl.__file__).parent)
 
 # %% [markdown]
 # ## Parameters, GMACs and top-1
@@ -57,29 +51,34 @@ print("refimpl from", Path(refimpl.__file__).parent)
 # They are drawn as hollow markers for scale only.
 
 # %%
-data = read_result(ROOT / "docs" / "results" / "efficiency.json")
-rows = data["rows"]
-print(f"{data['source']}; {data['image_size']}x{data['image_size']} images; written by `{data['command']}`")
+# every model of the two families that torchvision publishes checkpoints for (ResNeXt-50 is in the ResNet family)
+FAMILIES = {"densenet": "tab:orange", "resnet": "tab:blue"}
+rows = zoo_rows(name for name in list_models() if get_spec(name).family in FAMILIES)
+rows = [r for r in rows if "IMAGENET1K_V1" in r.top1]
 
-COLOURS = {"ResNet": "tab:blue", "DenseNet": "tab:orange"}
+
+def top1(row: ZooRow, version: str = "IMAGENET1K_V1") -> float:
+    """The published top-1 (%) of one of the model's torchvision checkpoints."""
+    return row.top1[version]
+
+
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
 for ax, key, xlabel in [
     (axes[0], "gmacs", "multiply-accumulates per 224x224 image (GMACs)"),
     (axes[1], "params", "parameters (millions)"),
 ]:
-    for family, colour in COLOURS.items():
-        members = [r for r in rows if r["family"] == family]
-        x = [r[key] / (1e6 if key == "params" else 1) for r in members]
-        y = [r["imagenet1k"]["IMAGENET1K_V1"]["top1"] for r in members]
-        size = [r["params"] / 4e5 for r in members]  # marker area grows with the parameter count
-        ax.scatter(x, y, s=size, color=colour, alpha=0.75, label=f"{family} (V1 weights)")
-        ax.plot(x, y, color=colour, alpha=0.4)
+    for family, colour in FAMILIES.items():
+        members = sorted((r for r in rows if r.spec.family == family), key=lambda r: r.params)
+        x = [r.gmacs if key == "gmacs" else r.params / 1e6 for r in members]
+        y = [top1(r) for r in members]
+        size = [r.params / 4e5 for r in members]  # marker area grows with the parameter count
+        name = " / ".join(dict.fromkeys(r.spec.label for r in members))  # "ResNet / ResNeXt"
+        ax.scatter(x, y, s=size, color=colour, alpha=0.75, label=f"{name} (V1 weights)")
         for r, xi, yi in zip(members, x, y, strict=True):
-            ax.annotate(r["model"], (xi, yi), textcoords="offset points", xytext=(6, -12), fontsize=8)
-        v2 = [(xi, r["imagenet1k"]["IMAGENET1K_V2"]["top1"]) for r, xi in zip(members, x, strict=True)
-              if "IMAGENET1K_V2" in r["imagenet1k"]]  # fmt: skip
+            ax.annotate(r.spec.name, (xi, yi), textcoords="offset points", xytext=(6, -12), fontsize=8)
+        v2 = [(xi, top1(r, "IMAGENET1K_V2")) for r, xi in zip(members, x, strict=True) if "IMAGENET1K_V2" in r.top1]
         if v2:
-            ax.scatter(*zip(*v2, strict=True), s=30, facecolors="none", edgecolors=colour, label=f"{family} (V2 weights)")
+            ax.scatter(*zip(*v2, strict=True), s=30, facecolors="none", edgecolors=colour, label=f"{name} (V2 weights)")
     ax.set_xlabel(xlabel)
     ax.set_title(f"ImageNet top-1 against {'compute' if key == 'gmacs' else 'size'}")
 axes[0].set_ylabel("official ImageNet-1K top-1 accuracy (%)")
@@ -94,40 +93,38 @@ plt.show()
 # in top-1.
 
 # %%
-densenets = [r for r in rows if r["family"] == "DenseNet"]
-resnets = [r for r in rows if r["family"] == "ResNet"]
-
-
-def top1(row: dict) -> float:
-    return row["imagenet1k"]["IMAGENET1K_V1"]["top1"]
-
-
+densenets = [r for r in rows if r.spec.family == "densenet"]
+resnets = [r for r in rows if r.spec.family == "resnet"]
 pairs = []
 for res in resnets:
     dense = min(densenets, key=lambda d: abs(top1(d) - top1(res)))  # the DenseNet closest in accuracy
-    pairs.append((dense, res, top1(dense) - top1(res), dense["params"] / res["params"], dense["gmacs"] / res["gmacs"]))
-lines = ["| DenseNet | ResNet | top-1 difference (points) | parameters (DenseNet / ResNet) | GMACs (DenseNet / ResNet) |",
-         "|---|---|---:|---:|---:|"]  # fmt: skip
-lines += [f"| {d['model']} | {r['model']} | {dt:+.2f} | {p:.2f} | {g:.2f} |" for d, r, dt, p, g in pairs]
+    pairs.append((dense, res, top1(dense) - top1(res), dense.params / res.params, dense.macs / res.macs))
+lines = [
+    "| DenseNet | ResNet | top-1 difference (points) | parameters (DenseNet / ResNet) | GMACs (DenseNet / ResNet) |",
+    "|---|---|---:|---:|---:|",
+]
+lines += [f"| {d.spec.name} | {r.spec.name} | {dt:+.2f} | {p:.2f} | {g:.2f} |" for d, r, dt, p, g in pairs]
 Markdown("\n".join(lines))
 
 # %%
-d201 = next(r for r in densenets if r["model"] == "densenet201")
-r101 = next(r for r in resnets if r["model"] == "resnet101")
-r50 = next(r for r in resnets if r["model"] == "resnet50")
+by_name = {r.spec.name: r for r in rows}
+d201, r101, r50 = by_name["densenet201"], by_name["resnet101"], by_name["resnet50"]  # the pairs the paper discusses
 best = min(pairs, key=lambda p: abs(p[2]))  # the pair closest in accuracy
+fewer_params, fewer_macs = sum(p[3] < 1 for p in pairs), sum(p[4] < 1 for p in pairs)
 Markdown(
-    f"**What the data show.** The pair closest in accuracy is {best[0]['model']} against {best[1]['model']}: "
+    f"**What the data show.** The pair closest in accuracy is {best[0].spec.name} against {best[1].spec.name}: "
     f"{best[2]:+.2f} points of top-1 with {best[3]:.0%} of the parameters and {best[4]:.0%} of the MACs. "
-    f"DenseNet-201 ({d201['params'] / 1e6:.1f}M parameters, {d201['gmacs']:.2f} GMACs) is "
-    f"{top1(d201) - top1(r50):+.2f} points from ResNet-50 ({r50['params'] / 1e6:.1f}M, {r50['gmacs']:.2f} GMACs) and "
-    f"{top1(d201) - top1(r101):+.2f} points from ResNet-101 ({r101['params'] / 1e6:.1f}M, {r101['gmacs']:.2f} GMACs). "
-    f"The parameter saving holds throughout ({min(p[3] for p in pairs):.0%} to {max(p[3] for p in pairs):.0%} of the "
-    f"matched ResNet's parameters); the MAC saving is smaller ({min(p[4] for p in pairs):.0%} to "
-    f"{max(p[4] for p in pairs):.0%}). The paper's figure 3 puts DenseNet-201 level with ResNet-101; here it is "
+    f"DenseNet-201 ({d201.params / 1e6:.1f}M parameters, {d201.gmacs:.2f} GMACs) is "
+    f"{top1(d201) - top1(r50):+.2f} points from ResNet-50 ({r50.params / 1e6:.1f}M, {r50.gmacs:.2f} GMACs) and "
+    f"{top1(d201) - top1(r101):+.2f} points from ResNet-101 ({r101.params / 1e6:.1f}M, {r101.gmacs:.2f} GMACs). "
+    f"Over all {len(pairs)} pairs the DenseNet needs fewer parameters in {fewer_params} "
+    f"({min(p[3] for p in pairs):.0%} to {max(p[3] for p in pairs):.0%} of the matched ResNet's) and fewer MACs in "
+    f"{fewer_macs} ({min(p[4] for p in pairs):.0%} to {max(p[4] for p in pairs):.0%}). "
+    f"The paper's figure 3 puts DenseNet-201 level with ResNet-101; here it is "
     f"{abs(top1(d201) - top1(r101)):.2f} points {'behind' if top1(d201) < top1(r101) else 'ahead'}. The paper compares "
-    "with ResNets trained by fb.resnet.torch, not with torchvision's checkpoints, so its pairs differ a little from "
-    "these; the figure shows the same trend, a ResNet's accuracy at a fraction of its size."
+    "with ResNets trained by fb.resnet.torch, not with torchvision's checkpoints, so its pairs differ from these; "
+    "its claim, a ResNet's accuracy at a fraction of the parameters, "
+    + ("holds for every pair here." if fewer_params == len(pairs) else f"holds for {fewer_params} of the pairs here.")
 )
 
 # %% [markdown]

@@ -11,33 +11,35 @@
 # %% [markdown]
 # # The model zoo
 #
-# Every registered model with its torchinfo summary (click a name to unfold
-# it), then a smoke run of the training command on the offline `digits` data
-# set, on the build machine's CPU. The summaries are computed on PyTorch's
-# `meta` device: shapes, parameters and multiply-accumulates without any
-# arithmetic, so all of them take a few seconds.
+# Every registered model: first the table that `python -m refimpl list`
+# prints, then each model's torchinfo summary (click a name to unfold it), then
+# a smoke run of the training command on the offline `digits` data set, on the
+# build machine's CPU. The models are built on PyTorch's `meta` device: shapes,
+# parameters and multiply-accumulates without any arithmetic, so all of them
+# take a few seconds.
 
 # %%
+import contextlib
 import html
+import io
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-# _common.py sits next to this file; the site is built from the repository root
-sys.path[:0] = [str(d) for d in (Path.cwd(), Path("docs/notebooks").resolve()) if (d / "_common.py").exists()]
+import _common
+import matplotlib.pyplot as plt
+import torch
+from _common import plot_style, seed_everything
+from IPython.display import HTML, Markdown, display
 
-from _common import plot_style, seed_everything  # noqa: E402  (first: it silences tqdm)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from IPython.display import HTML, Markdown, display  # noqa: E402
-
-from refimpl import get_spec, list_models  # noqa: E402
-from refimpl.tools.inspection import count_parameters, summary  # noqa: E402
-from refimpl.tools.train import METRICS, TrainConfig, train  # noqa: E402
+from refimpl import get_spec, list_models
+from refimpl.tools.inspection import count_parameters, model_zoo_table, summary, zoo_rows
+from refimpl.tools.train import METRICS, TrainConfig, train
 
 plot_style()
+
+# %%
+Markdown(model_zoo_table(zoo_rows(), markdown=True))
 
 # %%
 rows = []
@@ -49,7 +51,7 @@ for name in list_models():
     stats = summary(model, (1, 3, size, size), depth=2, device="meta")
     params, gmacs = count_parameters(model), stats.total_mult_adds / 1e9
     rows.append(
-        f"<details><summary><code>{name}</code>: {spec.family}, {params:,} parameters, "
+        f"<details><summary><code>{name}</code>: {spec.label}, {params:,} parameters, "
         f"{gmacs:.2f} G mult-adds (torchinfo) at {size}x{size}</summary>"
         f"<pre>{html.escape(str(stats))}</pre></details>"
     )
@@ -65,14 +67,18 @@ print(f"{len(rows)} models")
 #
 # `refimpl.tools.train.train` with the recipe of `python -m refimpl train`:
 # ResNet-20, 3 epochs of at most 15 batches of 32 images, on the CPU, into a
-# temporary folder; the curves are read back from its `metrics.jsonl`.
+# temporary folder, written OUT below; the curves are read back from its
+# `metrics.jsonl`.
 
 # %%
 seed_everything(0)
-with tempfile.TemporaryDirectory() as out:
-    config = TrainConfig(model="resnet20", dataset="digits", epochs=3, batch_size=32, max_steps=15, device="cpu", out=out)
+with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as log:
+    config = TrainConfig(
+        model="resnet20", dataset="digits", epochs=3, batch_size=32, max_steps=15, device="cpu", out=out
+    )
     train(config)
     metrics = [json.loads(line) for line in (Path(out) / METRICS).read_text().splitlines()]
+print(log.getvalue().replace(out, "OUT").strip())  # what the command prints
 
 epochs = [m["epoch"] for m in metrics]
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -94,8 +100,7 @@ plt.show()
 # ## Results on a GPU
 
 # %%
-results_dir = next(d for d in (Path("docs/results"), Path("../results")) if d.is_dir())
-results = sorted(results_dir.glob("*.json"))
+results = sorted((Path(_common.__file__).parents[1] / "results").glob("*.json"))  # docs/results/
 on_gpu = [(p.stem, json.loads(p.read_text()).get("machine", {})) for p in results]
 on_gpu = [(stem, machine) for stem, machine in on_gpu if machine.get("device", "cpu") != "cpu"]
 last = metrics[-1]

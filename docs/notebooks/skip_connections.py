@@ -27,22 +27,16 @@
 # Everything runs on the build machine's CPU with fixed seeds.
 
 # %%
-import sys
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from _common import plot_style, seed_everything, train_steps_on_digits
+from IPython.display import Markdown
+from torch import nn
 
-# _common.py sits next to this file; the site is built from the repository root
-sys.path[:0] = [str(d) for d in (Path.cwd(), Path("docs/notebooks").resolve()) if (d / "_common.py").exists()]
-
-from _common import plot_style, seed_everything, train_steps_on_digits  # noqa: E402  (first: it silences tqdm)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from refimpl.tools.data import make_loaders  # noqa: E402
-from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock  # noqa: E402
+from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock
+from refimpl.tools.data import make_loaders
 
 plot_style()
 DEPTHS = (20, 56, 110)
@@ -144,8 +138,6 @@ plt.show()
 # ## What this run shows
 
 # %%
-from IPython.display import Markdown  # noqa: E402
-
 last = {kind: losses[-10:].mean() for kind, losses in curves.items()}
 better = "ResNet-56" if last["ResNet"] < last["plain"] else "plain-56"
 agrees = better == "ResNet-56"
@@ -156,9 +148,12 @@ Markdown(
   {describe(ratio["plain", 110])}; in ResNet-110 it is {describe(ratio["ResNet", 110])}.
   The smallest gradient norm of any layer is {plain_min:.2e} in the plain networks and
   {res_min:.2e} in the ResNets.
-  {"The plain networks' gradients do vanish in this run, against the paper's claim for BN networks." if any_vanish
-   else "So with batch normalisation the plain networks' gradients do **not** vanish, as the paper says; "
-        "the lecture notes' 'vanishing gradients' is a simplification for networks without BN."}
+  {
+        "The plain networks' gradients do vanish in this run, against the paper's claim for BN networks."
+        if any_vanish
+        else "So with batch normalisation the plain networks' gradients do **not** vanish, as the paper says; "
+        "the lecture notes' 'vanishing gradients' is a simplification for networks without BN."
+    }
   What the measurement does show is that without skip connections the gradient norm changes
   from layer to layer by much more (plain-110 spans a factor of
   {norms["plain", 110].max() / norms["plain", 110].min():.1e} between its largest and smallest
@@ -168,8 +163,11 @@ Markdown(
   ill-conditioned start, not a vanished signal.
 - **Training.** Over the last 10 of {STEPS} steps the mean training loss is
   {last["ResNet"]:.3f} for ResNet-56 and {last["plain"]:.3f} for plain-56:
-  **{better}** trains faster here{", as in the paper's figure 6" if agrees else
-  ", unlike the paper's figure 6 (a run this short on 1,437 small images is noisy)"}.
+  **{better}** trains faster here{
+        ", as in the paper's figure 6"
+        if agrees
+        else ", unlike the paper's figure 6 (a run this short on 1,437 small images is noisy)"
+    }.
   Both networks have the same layers and parameters and saw the same batches, so the
   difference is the optimisation difficulty the paper calls degradation: it is not a
   lack of capacity, and not (see above) a vanished gradient. The paper trains for 64,000

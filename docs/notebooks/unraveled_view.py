@@ -26,22 +26,17 @@
 
 # %%
 import copy
-import sys
-from pathlib import Path
 
-# _common.py sits next to this file; the site is built from the repository root
-sys.path[:0] = [str(d) for d in (Path.cwd(), Path("docs/notebooks").resolve()) if (d / "_common.py").exists()]
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from _common import plot_style, seed_everything, train_on_digits
+from IPython.display import Markdown
+from torch import nn
 
-from _common import plot_style, seed_everything, train_on_digits  # noqa: E402  (first: it silences tqdm)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from refimpl.tools.data import make_loaders  # noqa: E402
-from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock  # noqa: E402
-from refimpl.tools.train import evaluate  # noqa: E402
+from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock
+from refimpl.tools.data import make_loaders
+from refimpl.tools.train import evaluate
 
 plot_style()
 KINDS = {"ResNet-20": BasicBlock, "plain-20": PlainBlock}
@@ -83,7 +78,9 @@ def accuracy(model: nn.Module) -> float:
 
 names = [name for name, _ in blocks(trained["ResNet-20"])]
 full = {kind: accuracy(model) for kind, model in trained.items()}
-deleted = {kind: np.array([accuracy(without_block(model, i)) for i in range(len(names))]) for kind, model in trained.items()}
+deleted = {
+    kind: np.array([accuracy(without_block(model, i)) for i in range(len(names))]) for kind, model in trained.items()
+}
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -105,8 +102,6 @@ plt.show()
 # ## What this run shows
 
 # %%
-from IPython.display import Markdown  # noqa: E402
-
 drop = {kind: full[kind] - deleted[kind] for kind in KINDS}
 res, plain = "ResNet-20", "plain-20"
 graceful = np.median(drop[res]) < np.median(drop[plain])
@@ -118,15 +113,25 @@ Deleting one block costs ResNet-20 a median of {100 * np.median(drop[res]):.1f} 
 {100 * np.median(drop[plain]):.1f} points (worst: {names[int(drop[plain].argmax())]},
 {100 * drop[plain].max():.1f} points; {int((deleted[plain] < 0.2).sum())} of {len(names)} deletions leave it
 below 20%, against {int((deleted[res] < 0.2).sum())} for the ResNet).
-{("As Veit et al. report, the residual network degrades gracefully and the plain one does not: in a ResNet "
-  "every block adds to a sum that the other paths still carry, in a plain network every path runs through "
-  "every block.") if graceful and np.median(drop[res]) < 0.2 else
- ("The ResNet is the more robust of the two, as Veit et al. report, but far less robust than theirs (after "
-  "full CIFAR-10 training most single deletions cost them a few points): after so short a training the blocks "
-  "have not yet learnt to make small corrections to their input, so removing one still shifts what the "
-  "following layers see.") if graceful else
- ("Unlike Veit et al., the ResNet is not the more robust of the two in this run; with so short a training "
-  "the blocks may not yet have specialised.")}
+{
+        (
+            "As Veit et al. report, the residual network degrades gracefully and the plain one does not: in a ResNet "
+            "every block adds to a sum that the other paths still carry, in a plain network every path runs through "
+            "every block."
+        )
+        if graceful and np.median(drop[res]) < 0.2
+        else (
+            "The ResNet is the more robust of the two, as Veit et al. report, but far less robust than theirs (after "
+            "full CIFAR-10 training most single deletions cost them a few points): after so short a training the blocks "
+            "have not yet learnt to make small corrections to their input, so removing one still shifts what the "
+            "following layers see."
+        )
+        if graceful
+        else (
+            "Unlike Veit et al., the ResNet is not the more robust of the two in this run; with so short a training "
+            "the blocks may not yet have specialised."
+        )
+    }
 Veit et al. find the downsampling blocks the most harmful to delete, since there the shortcut is not the
 identity; in this run the costliest ResNet deletion is {names[int(drop[res].argmax())]}.
 """

@@ -1,7 +1,8 @@
 """``python -m refimpl``: list the models, print a summary, verify against the references, train.
 
 Exit codes: 0 success, 1 a verification failed or training diverged, 2 bad arguments, an unknown
-model, missing data or an unusable checkpoint.
+model, a model that does not fit the image size, missing or unreadable data, an unusable checkpoint
+or run folder, 130 training interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -40,37 +41,31 @@ def _bounded(kind: Callable[[str], Any], accepts: Callable[[Any], bool], what: s
 
 
 _positive = _bounded(int, lambda v: v >= 1, "a positive integer")
-_non_negative = _bounded(int, lambda v: v >= 0, "a non-negative integer")
-_positive_float = _bounded(float, lambda v: 0 < v < float("inf"), "a positive number")  # NaN fails too
+
+
+def _setting(name: str) -> Callable[[str], Any]:
+    """An argparse type for the training setting ``name``, by its rule in ``refimpl.tools.train.RULES``.
+
+    The same rule checks the setting in ``TrainConfig`` and in a checkpoint.
+    """
+    from refimpl.tools.train import RULES
+
+    rule = RULES[name]
+    return _bounded(rule.kind, lambda v: rule.problem(v) is None, rule.what)
 
 
 def _table(rows: list[list[str]], right: set[int] = frozenset()) -> str:
-    """Rows as a plain text table, the first row being the header."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    """Rows as a plain text table, the first row being the header; columns in ``right`` right-aligned."""
+    from refimpl.tools.inspection import format_table
 
-    def fmt(row: list[str]) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-        return "  ".join(cells).rstrip()
-
-    rule = ["-" * w for w in widths]
-    return "\n".join([fmt(rows[0]), fmt(rule), *map(fmt, rows[1:])])
+    align = "".join("r" if i in right else "l" for i in range(len(rows[0])))
+    return format_table(rows[0], rows[1:], align)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from refimpl.tools.inspection import model_cost
-    from refimpl.tools.weights import available_weights
+    from refimpl.tools.inspection import model_zoo_table, zoo_rows
 
-    rows = [["model", "family", "params", "GMACs", "input", "verified against", "weights"]]
-    for name in list_models():
-        spec = get_spec(name)
-        params, macs = model_cost(name)
-        size = spec.input_size
-        reference = spec.reference if spec.reference != "paper" else "paper table"
-        reference += "" if spec.compare_outputs else " (params only)"
-        weights = ", ".join(available_weights(spec)) or "-"
-        rows.append([name, spec.family, f"{params:,}", f"{macs / 1e9:.3f}", f"{size}x{size}", reference, weights])
-    print(_table(rows, right={2, 3}))
-    print("GMACs: billions of multiply-accumulates for one image (torchvision's 'GFLOPS'; FLOPs = 2 x MACs).")
+    print(model_zoo_table(zoo_rows(list_models())))
     return 0
 
 
@@ -98,7 +93,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for name in names:
         get_spec(name)  # fail on a typo before any work
     rows = [["model", "reference", "params", "reference params", "max |diff|", "status"]]
-    failed = 0
+    failed = unfit = 0
     for name in names:
         result = verify(name, image_size=args.image_size)
         diff = "-" if result.max_abs_diff is None else f"{result.max_abs_diff:.2e}"
@@ -106,27 +101,69 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         rows.append([name, result.reference, f"{result.params:,}", result.reference_params, diff, status])
         print(f"{name}: {status}", file=sys.stderr, flush=True)  # progress while the table grows
         failed += result.status == "FAIL"
+        unfit += result.status == "unfit"  # --image-size too small for it: the argument's fault, not the model's
     print(_table(rows, right={2, 3, 4}))
-    print(f"{len(names) - failed} of {len(names)} verified" + (f", {failed} FAILED" if failed else ""))
-    return 1 if failed else 0
+    verified = len(names) - failed - unfit
+    print(
+        f"{verified} of {len(names)} verified"
+        + (f", {failed} FAILED" if failed else "")
+        + (f", {unfit} not run: --image-size {args.image_size} does not fit" if unfit else "")
+    )
+    return 1 if failed else 2 if unfit else 0
+
+
+def _interrupted(err: Any) -> str:
+    """What a ``TrainingInterrupted`` means, and what to type next."""
+    folder, checkpoint = err.folder, err.checkpoint
+    if checkpoint is None:
+        return f"interrupted in epoch 1 of {err.epochs}, before any was saved; run the same command again to start over"
+    resume = (
+        f"--resume --out {folder}"
+        if checkpoint == folder / "checkpoint.pt"
+        else f"--resume {checkpoint} --out {folder}"
+    )
+    return f"interrupted after epoch {err.epoch} of {err.epochs}; resume with: python -m refimpl train {resume}"
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from refimpl.tools.data import DataUnavailableError
-    from refimpl.tools.train import CheckpointError, NonFiniteLossError, TrainConfig, resolve_config, train
+    from refimpl.tools.train import (
+        CheckpointError,
+        NonFiniteLossError,
+        RunFolderError,
+        TrainConfig,
+        TrainingInterrupted,
+        resolve_config,
+        train,
+    )
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     try:
-        train(resolve_config(**given))
-    except (DataUnavailableError, CheckpointError, NonFiniteLossError) as err:
+        config, checkpoint = resolve_config(**given)  # a resumed run's checkpoint is read here, once
+        train(config, checkpoint)
+    except (DataUnavailableError, CheckpointError, RunFolderError, NonFiniteLossError) as err:
         print(f"{args.prog}: error: {err}", file=sys.stderr)
         return 1 if isinstance(err, NonFiniteLossError) else 2
+    except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
+        if not isinstance(err, torch.cuda.OutOfMemoryError) and "can't allocate memory" not in str(err):
+            raise  # the CPU allocator's out-of-memory error is a plain RuntimeError
+        batch = f"--batch-size {config.batch_size}"
+        print(f"{args.prog}: error: out of memory at {batch}; try a smaller --batch-size", file=sys.stderr)
+        return 2
+    except TrainingInterrupted as err:  # Ctrl-C in training: the run folder is consistent
+        print(f"{args.prog}: {_interrupted(err)}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # Ctrl-C before training began: nothing was written
+        print(f"{args.prog}: interrupted before training began; nothing was saved", file=sys.stderr)
+        return 130
     return 0
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     from refimpl.tools.data import DATASETS
-    from refimpl.tools.train import TrainConfig
+    from refimpl.tools.train import MAX_LR, TrainConfig
 
     d = TrainConfig()  # flags left out are None: defaults for a new run, the checkpoint's for --resume
     p.add_argument("--model", help=f"a model name from 'list' (default: {d.model})")
@@ -136,25 +173,43 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=DATASETS, help=f"digits and fake need no network (default: {d.dataset})")
     p.add_argument("--data-root", help="folder that holds cifar-10-batches-py/ (default: .)")
     p.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 if it is missing")
-    p.add_argument("--epochs", type=_positive, help=f"default: {d.epochs}")
-    p.add_argument("--batch-size", type=_positive, help=f"default: {d.batch_size}")
-    p.add_argument("--lr", type=_positive_float, help=f"peak learning rate (default: {d.lr})")
-    p.add_argument("--max-steps", type=_positive, help="at most this many training (and test) batches per epoch")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto, CUDA when present")
-    p.add_argument("--out", metavar="DIR", help="for metrics.jsonl and checkpoint.pt (default: runs/MODEL-DATASET)")
+    p.add_argument("--epochs", type=_setting("epochs"), help=f"default: {d.epochs}")
+    p.add_argument("--batch-size", type=_setting("batch_size"), help=f"at least 2 (default: {d.batch_size})")
+    p.add_argument("--lr", type=_setting("lr"), help=f"peak learning rate, at most {MAX_LR:g} (default: {d.lr})")
     p.add_argument(
-        "--resume", nargs="?", const="", metavar="CHECKPOINT",
+        "--max-steps", type=_setting("max_steps"), help="at most this many training (and test) batches per epoch"
+    )
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto, CUDA when present")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="for metrics.jsonl and checkpoint.pt (default: runs/MODEL-DATASET); "
+        "a folder that holds a run needs --resume or --overwrite",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="CHECKPOINT",
         help="continue a run with its own settings (default file: DIR/checkpoint.pt)",
-    )  # fmt: skip
-    p.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=None,
+        help="start over in a folder that holds a run; its files stay until this run's first epoch replaces them",
+    )
+    p.add_argument("--seed", type=_setting("seed"), help=f"0 to 2**32 - 1 (default: {d.seed})")
     p.add_argument("--compile", action="store_true", default=None, help="wrap the model in torch.compile")
     p.add_argument(
-        "--loader", choices=["gpu", "dataloader"],
-        help="gpu: the data set kept on the training device; dataloader: the notes' DataLoader (default: gpu)",
-    )  # fmt: skip
+        "--loader",
+        choices=["device", "dataloader"],
+        help="device: the data set kept and augmented on the training device, GPU or CPU; "
+        f"dataloader: the notes' DataLoader with PIL transforms in worker processes (default: {d.loader})",
+    )
     p.add_argument("--normalize", choices=["imagenet", "cifar10"], help="channel statistics (default: imagenet)")
     p.add_argument("--schedule", choices=["onecycle", "cosine"], help=f"default: {d.schedule}")
-    p.add_argument("--workers", type=_non_negative, help=f"DataLoader worker processes (default: {d.workers})")
+    p.add_argument("--workers", type=_setting("workers"), help=f"DataLoader worker processes (default: {d.workers})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,9 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="the torchinfo summary of one model")
     p.add_argument("name", help="a model name from 'list'")
     p.add_argument(
-        "--input-size", nargs=3, type=_positive, metavar=("C", "H", "W"),
+        "--input-size",
+        nargs=3,
+        type=_positive,
+        metavar=("C", "H", "W"),
         help="input shape without the batch (default: 3 224 224, or 3 32 32 for CIFAR models)",
-    )  # fmt: skip
+    )
     p.add_argument("--batch-size", type=_positive, default=1, help="batch size of the summary input (default: 1)")
     p.add_argument("--depth", type=_positive, default=3, help="levels of nested modules shown (default: 3)")
     p.set_defaults(func=_cmd_summary)

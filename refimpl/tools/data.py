@@ -10,15 +10,17 @@ What this file holds, top to bottom:
 
 1. the two normalisations: the notes' ImageNet statistics (default) and
    CIFAR-10's own channel statistics;
-2. ``notes_transform``: the notes' PIL transforms, with the training
+2. ``pil_transforms``: the notes' per-image PIL transforms, with the training
    augmentation (random crop with 4 pixels of padding, horizontal flip);
 3. ``load_dataset``: ``cifar10`` through ``torchvision.datasets.CIFAR10``
    (downloaded only when asked), and two data sets that need no network:
    ``digits`` (scikit-learn's 1,797 real handwritten digits, upsampled to
    32x32 RGB) and ``fake`` (torchvision's ``FakeData``, noise for plumbing);
-4. the two loaders: ``NotesLoader``, the notes' ``DataLoader``; and
-   ``DeviceLoader``: the whole uint8 data set moved to the training device
-   once, augmented there and sliced into batches, with no worker processes;
+4. the two loaders: ``WorkerLoader``, the notes' pipeline (a ``DataLoader``
+   running ``pil_transforms`` in worker processes), chosen by
+   ``loader="dataloader"``; and ``DeviceLoader``, chosen by ``loader="device"``:
+   the whole uint8 data set moved to the training device (GPU or CPU) once,
+   augmented there and sliced into batches, with no worker processes;
    ``make_loaders`` builds either pair, for training and for testing.
 
 Why a second loader: the notes' ``DataLoader`` decodes, augments and
@@ -28,13 +30,14 @@ CIFAR-10 training set is 150 MB as uint8, which fits on any GPU; cropping,
 flipping and normalising a batch there costs a few tensor operations.
 
 Each epoch's order and augmentation come from a generator seeded with (seed,
-epoch) alone (only ``NotesLoader`` without workers augments with the process's
+epoch) alone (only ``WorkerLoader`` without workers augments with the process's
 random state, which training checkpoints save), so a run resumed at an epoch
 sees exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,11 +59,11 @@ __all__ = [
     "DataUnavailableError",
     "DeviceLoader",
     "Digits",
-    "NotesLoader",
+    "WorkerLoader",
     "epoch_seed",
     "load_dataset",
     "make_loaders",
-    "notes_transform",
+    "pil_transforms",
     "random_crop_flip",
     "to_tensors",
 ]
@@ -86,9 +89,9 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-# --8<-- [start:notes_transform]
-def notes_transform(normalize: str = "imagenet", augment: bool = False, hflip: bool = True) -> transforms.Compose:
-    """The notes' transforms: ``ToTensor`` and ``Normalize``, augmented for training.
+# --8<-- [start:pil_transforms]
+def pil_transforms(normalize: str = "imagenet", augment: bool = False, hflip: bool = True) -> transforms.Compose:
+    """The lecture notes' per-image PIL transforms: ``ToTensor`` and ``Normalize``, augmented for training.
 
     Args:
         normalize: ``"imagenet"`` (the notes' statistics) or ``"cifar10"``.
@@ -108,7 +111,7 @@ def notes_transform(normalize: str = "imagenet", augment: bool = False, hflip: b
     return transforms.Compose(steps)
 
 
-# --8<-- [end:notes_transform]
+# --8<-- [end:pil_transforms]
 
 
 class Digits(Dataset):
@@ -137,9 +140,12 @@ class Digits(Dataset):
         images = F.interpolate(images, size=(32, 32), mode="bilinear", align_corners=False)
         images = (images * (255 / 16)).round().clamp(0, 255).to(torch.uint8).expand(-1, 3, -1, -1)
         split = train_test_split(
-            images.permute(0, 2, 3, 1).numpy(), digits.target,
-            test_size=self.test_size, stratify=digits.target, random_state=0,
-        )  # fmt: skip
+            images.permute(0, 2, 3, 1).numpy(),
+            digits.target,
+            test_size=self.test_size,
+            stratify=digits.target,
+            random_state=0,
+        )
         data, targets = (split[0], split[2]) if train else (split[1], split[3])
         self.data: np.ndarray = np.ascontiguousarray(data)  # (N, 32, 32, 3) uint8
         self.targets: list[int] = targets.tolist()
@@ -170,6 +176,10 @@ def _cifar10(root: Path, train: bool, download: bool, transform: transforms.Comp
         return CIFAR10(root, train=train, transform=transform)  # checks each file's MD5
     except RuntimeError:
         raise DataUnavailableError(f"CIFAR-10 not found (or incomplete) in {folder}; {how}") from None
+    except OSError as err:  # there, but unreadable (permissions, an I/O error)
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        where = f" ({err.filename})" if err.filename else ""
+        raise DataUnavailableError(f"cannot read CIFAR-10 in {folder}: {reason}{where}") from None
 
 
 def load_dataset(
@@ -186,11 +196,12 @@ def load_dataset(
         root: the folder that holds ``cifar-10-batches-py/`` (``cifar10`` only).
         train: the training split, or else the test split.
         download: fetch CIFAR-10 if it is missing (about 170 MB).
-        transform: applied to each PIL image, for example ``notes_transform()``.
+        transform: applied to each PIL image, for example ``pil_transforms()``.
 
     Raises:
         DataUnavailableError: CIFAR-10 is missing and was not (or could not be)
-            downloaded; the one-line message names the folder and how to fix it.
+            downloaded, or cannot be read; the one-line message names the
+            folder and how to fix it, or why it cannot be read.
     """
     if name == "cifar10":
         return _cifar10(Path(root).expanduser().resolve(), train, download, transform)
@@ -322,11 +333,14 @@ class DeviceLoader:
 # --8<-- [end:device_loader]
 
 
-class NotesLoader(DataLoader):
-    """The notes' ``DataLoader`` (PIL transforms in worker processes), reseeded each epoch.
+class WorkerLoader(DataLoader):
+    """A ``DataLoader`` that runs PIL transforms in worker processes, reseeded each epoch.
+
+    The lecture notes' pipeline (``loader="dataloader"``): each worker decodes,
+    augments and normalises its images with ``pil_transforms``.
 
     Args:
-        dataset: a data set with the notes' transforms.
+        dataset: a data set with PIL transforms (``pil_transforms``).
         batch_size: images per batch (the notes use 64).
         train: shuffle, and drop the last incomplete batch.
         num_workers: worker processes (the notes use 2; 0 loads in this process).
@@ -344,9 +358,14 @@ class NotesLoader(DataLoader):
         pin_memory: bool = False,
     ) -> None:
         super().__init__(
-            dataset, batch_size, shuffle=train, num_workers=num_workers, drop_last=train,
-            pin_memory=pin_memory, generator=torch.Generator(),
-        )  # fmt: skip
+            dataset,
+            batch_size,
+            shuffle=train,
+            num_workers=num_workers,
+            drop_last=train,
+            pin_memory=pin_memory,
+            generator=torch.Generator(),
+        )
         self.seed = seed
 
     def set_epoch(self, epoch: int) -> None:
@@ -360,31 +379,31 @@ def make_loaders(
     name: str,
     batch_size: int,
     device: torch.device,
-    loader: str = "gpu",
+    loader: str = "device",
     root: str | Path = ".",
     download: bool = False,
     normalize: str = "imagenet",
     seed: int = 0,
     num_workers: int = 2,
     channels_last: bool = False,
-) -> tuple[DeviceLoader | NotesLoader, DeviceLoader | NotesLoader]:
+) -> tuple[DeviceLoader | WorkerLoader, DeviceLoader | WorkerLoader]:
     """The training and the test loader of a data set; training batches are augmented.
 
     Args:
         name: ``"cifar10"``, ``"digits"`` or ``"fake"``.
         batch_size: images per batch.
         device: the training device (where ``DeviceLoader`` keeps the data).
-        loader: ``"gpu"`` for ``DeviceLoader`` (on whatever ``device`` is), or
-            ``"dataloader"`` for the notes' ``NotesLoader``.
+        loader: ``"device"`` for ``DeviceLoader`` (on whatever ``device`` is, GPU
+            or CPU), or ``"dataloader"`` for ``WorkerLoader``, the notes' pipeline.
         root: the folder that holds (or will hold) CIFAR-10's ``cifar-10-batches-py``.
         download: fetch CIFAR-10 into ``root`` if it is missing (see ``load_dataset``).
         normalize: ``"imagenet"`` or ``"cifar10"`` statistics.
         seed: seeds the order and augmentation of each epoch, with the epoch.
-        num_workers: ``NotesLoader``'s worker processes.
+        num_workers: ``WorkerLoader``'s worker processes.
         channels_last: ``DeviceLoader`` hands out channels_last batches.
     """
     hflip = HFLIP[name]
-    if loader == "gpu":
+    if loader == "device":
         train_set, test_set = (load_dataset(name, root, split, download and split) for split in (True, False))
         common = {"batch_size": batch_size, "device": device, "normalize": normalize, "channels_last": channels_last}
         return (
@@ -392,11 +411,11 @@ def make_loaders(
             DeviceLoader(*to_tensors(test_set), **common),
         )
     if loader == "dataloader":
-        train_set = load_dataset(name, root, True, download, notes_transform(normalize, augment=True, hflip=hflip))
-        test_set = load_dataset(name, root, False, False, notes_transform(normalize))
+        train_set = load_dataset(name, root, True, download, pil_transforms(normalize, augment=True, hflip=hflip))
+        test_set = load_dataset(name, root, False, False, pil_transforms(normalize))
         common = {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
         return (
-            NotesLoader(train_set, batch_size, train=True, seed=seed, **common),
-            NotesLoader(test_set, batch_size, train=False, **common),
+            WorkerLoader(train_set, batch_size, train=True, seed=seed, **common),
+            WorkerLoader(test_set, batch_size, train=False, **common),
         )
-    raise ValueError(f"unknown loader {loader!r}; known: gpu, dataloader")
+    raise ValueError(f"unknown loader {loader!r}; known: device, dataloader")

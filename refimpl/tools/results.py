@@ -3,6 +3,12 @@
 Every number the site shows is either computed while the site is built or read
 from a JSON file under ``docs/results/`` written by this module. Each file says
 how (the command), when (UTC time) and on what machine it was measured.
+
+What this file holds:
+
+- ``machine``: the CPU, GPU, operating system and library versions;
+- ``write_result`` and ``read_result``: a result file with the command, the
+  UTC time and the machine, written atomically (``refimpl.tools.files.atomic_open``).
 """
 
 from __future__ import annotations
@@ -13,15 +19,14 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
-__all__ = ["atomic_open", "machine", "read_result", "write_result"]
+from refimpl.tools.files import atomic_open
+
+__all__ = ["machine", "read_result", "write_result"]
 
 
 def _cpu_name() -> str:
@@ -56,25 +61,6 @@ def machine(device: torch.device | str = "cpu") -> dict[str, Any]:
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
     return info
-
-
-@contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; it replaces ``path`` when the block succeeds.
-
-    A reader never sees half a file, and a failure (or an interruption) inside
-    the block leaves the old file as it was.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def write_result(path: str | os.PathLike[str], data: dict[str, Any], device: torch.device | str = "cpu") -> Path:

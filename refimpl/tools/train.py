@@ -1,4 +1,4 @@
-"""Smoke training: any model of the registry, on CIFAR-10 or on offline data.
+"""Training: ``fit`` trains any model; ``python -m refimpl train`` any model of the registry.
 
     python -m refimpl train --model resnet18 --small-input --dataset cifar10 --download --epochs 5
     python -m refimpl train --model resnet20 --dataset digits --epochs 8 --device cpu --out runs/x
@@ -22,55 +22,94 @@ by this project):
     python -m refimpl train --model resnet18 --small-input --dataset cifar10 --epochs 200 --batch-size 128 \\
         --lr 0.1 --schedule cosine
 
+From Python, ``fit`` trains any ``nn.Module`` (not only the registry's) on a
+(train, test) pair of loaders with a ``Recipe``, writing into a run folder or,
+for a notebook, nothing; ``on_step`` hands out the loss of every step:
+
+    history = fit(resnet20(), make_loaders("digits", 32, torch.device("cpu")), Recipe(epochs=3), out=None)
+
 What this file holds, top to bottom:
 
-1. ``TrainConfig``, the settings (the command's flags), and the choices they
-   lead to: device, precision and layout, model, optimiser and schedule;
+1. ``TrainConfig``, the settings (the command's flags), ``Recipe``, the
+   optimisation settings among them, and the choices they lead to: device,
+   precision and layout, model, optimiser and schedule;
 2. ``train_epoch`` and ``evaluate``, the loops (also used by
    ``benchmarks/train_throughput.py``);
 3. checkpoints: ``save_checkpoint`` and ``load_checkpoint``, random states included;
-4. ``train``, which ties them together, and ``resolve_config`` for ``--resume``.
+4. ``fit``, which trains a model epoch by epoch and writes the metrics and
+   checkpoints, and resumes from a checkpoint;
+5. ``train``, the command: it builds the model, the data and the device from a
+   ``TrainConfig`` and calls ``fit``; ``resolve_config`` fills a ``--resume``
+   run's settings from its checkpoint.
 
-What a run leaves in ``--out DIR``: ``metrics.jsonl``, one line per epoch
-(epoch, train loss and accuracy, test loss and accuracy, images per second,
-seconds, device), and ``checkpoint.pt``, rewritten atomically after every
-epoch. It holds the model, optimiser, scheduler and gradient scaler, the
-epoch, the metrics so far and every random state (Python, NumPy, torch, CUDA),
-all as tensors and plain containers so that ``torch.load(weights_only=True)``
-reads it. Each epoch's data order and augmentation come from (seed, epoch),
-so ``--resume`` continues exactly: on the CPU a resumed run ends with the same
-metrics as an uninterrupted one. A non-finite loss stops the run with a
-message naming the step; the checkpoint of the last finished epoch stays.
+What a run leaves in ``--out DIR`` (``fit``'s ``out``), written only after an
+epoch has finished and passed the divergence check, each file atomically
+(``checkpoint.pt`` first): ``checkpoint.pt``, which holds the model, optimiser,
+scheduler and gradient scaler, the epoch, the metrics so far and every random
+state (Python, NumPy, torch, CUDA), all as tensors and plain containers so that
+``torch.load(weights_only=True)`` reads it; and ``metrics.jsonl``, one strict
+JSON line per epoch (epoch, train loss and accuracy, test loss and accuracy,
+images per second, seconds, device, precision, layout; a non-finite number
+would be written ``null`` and named in a ``"nonfinite"`` list). Files follow
+the umask. Each epoch's data order and augmentation come from (seed, epoch), so
+``--resume`` continues exactly: on the CPU a resumed run ends with the same
+metrics as an uninterrupted one.
+
+A run folder is never silently reused. While a run is going, it holds an OS
+lock on its folder (``DIR/.lock``, with its pid and command, removed when the
+run ends; the system releases the lock of a killed run), and a second run into
+the folder is refused, naming the first. A new run into a folder that already
+holds a run (a ``checkpoint.pt``, or a ``metrics.jsonl`` that is not empty) is
+refused, naming ``--resume`` (continue it) and ``--overwrite`` (start over: the
+earlier run's files stay until the new run's first epoch replaces them). This
+holds for the default folder ``runs/MODEL-DATASET`` too, so a sweep needs an
+``--out`` per run. A folder that cannot be created or written is refused with
+the reason. Temporary files that a killed run left are removed when the folder
+is next opened.
+
+A run stops, with a message naming the step and the last good checkpoint,
+which stays, when a training loss is not finite (checked every ``log_every``
+steps), or when an epoch ends with a non-finite training or test loss or
+non-finite weights (checked before its checkpoint is written). Ctrl-C stops it
+with ``TrainingInterrupted``, which names the last epoch saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
+import math
+import os
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from refimpl.tools.data import NUM_CLASSES, make_loaders
-from refimpl.tools.registry import create_model, get_spec
-from refimpl.tools.results import atomic_open
+from refimpl.tools.data import DATASETS, NUM_CLASSES, DeviceLoader, make_loaders
+from refimpl.tools.files import FolderLockedError, atomic_open, lock_folder, remove_stale
+from refimpl.tools.registry import get_spec
 
 __all__ = [
     "CheckpointError",
     "NonFiniteLossError",
+    "Recipe",
+    "RunFolderError",
     "TrainConfig",
+    "TrainingInterrupted",
     "build_model",
     "evaluate",
+    "fit",
     "load_checkpoint",
     "make_optimizer",
     "resolve_config",
@@ -84,6 +123,7 @@ METRICS = "metrics.jsonl"
 FORMAT = "refimpl-train-checkpoint"  # marks our checkpoints among other .pt files
 FORMAT_VERSION = 1
 CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "history", "rng")
+OLD_LOADER_NAMES = {"gpu": "device"}  # checkpoints written before the rename still resume
 
 
 class CheckpointError(ValueError):
@@ -91,12 +131,155 @@ class CheckpointError(ValueError):
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the message names the step."""
+    """The run diverged: a non-finite loss or non-finite weights; the message names the step."""
+
+
+class RunFolderError(RuntimeError):
+    """The run folder cannot be used: not writable, in use by another run, or holding a run already."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); says which epoch was saved last, and where.
+
+    Attributes:
+        epoch: the last finished epoch (0 if none).
+        epochs: the epochs the run was to train.
+        checkpoint: the checkpoint that holds ``epoch``, or ``None``.
+        folder: the run folder, or ``None`` (``fit`` with ``out=None``).
+    """
+
+    def __init__(self, epoch: int, epochs: int, checkpoint: Path | None, folder: Path | None) -> None:
+        where = f"; checkpoint: {checkpoint}" if checkpoint is not None else "; no checkpoint"
+        super().__init__(f"interrupted after epoch {epoch} of {epochs}{where}")
+        self.epoch, self.epochs, self.checkpoint, self.folder = epoch, epochs, checkpoint, folder
+
+
+MAX_LR = 10.0  # beyond it SGD only diverges (and past 3.4e38 the step overflows float32)
+MAX_SEED = 2**32 - 1  # NumPy's seeds
+SCHEDULES = ("onecycle", "cosine")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a setting accepts: its type, its range in words, ``None`` or not."""
+
+    kind: type
+    accepts: Callable[[Any], bool]
+    what: str
+    optional: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is not accepted, or ``None`` if it is."""
+        if value is None and self.optional:
+            return None
+        if self.kind is float:  # an int will do for a float, a bool will not
+            right_type = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            right_type = isinstance(value, self.kind) and (self.kind is bool or not isinstance(value, bool))
+        return None if right_type and self.accepts(value) else f"expected {self.what}, got {value!r}"
+
+
+def _one_of(*names: str) -> Rule:
+    return Rule(str, lambda v: v in names, "one of " + ", ".join(names))
+
+
+_ANY_BOOL = Rule(bool, lambda v: True, "true or false")
+#: every setting of ``Recipe`` and ``TrainConfig``: the command's flags, the Python API and a
+#: checkpoint's settings are all checked against these
+RULES: dict[str, Rule] = {
+    "epochs": Rule(int, lambda v: v >= 1, "a positive integer"),
+    "lr": Rule(float, lambda v: 0 < v <= MAX_LR, f"a number in (0, {MAX_LR:g}]"),  # NaN fails too
+    "schedule": _one_of(*SCHEDULES),
+    "momentum": Rule(float, lambda v: 0 < v < 1, "a number in (0, 1)"),  # Nesterov needs some
+    "weight_decay": Rule(float, lambda v: 0 <= v < math.inf, "a non-negative number"),
+    "label_smoothing": Rule(float, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "max_steps": Rule(int, lambda v: v >= 1, "a positive integer", optional=True),
+    "total_steps": Rule(int, lambda v: v >= 1, "a positive integer", optional=True),
+    "seed": Rule(int, lambda v: 0 <= v <= MAX_SEED, "an integer from 0 to 2**32 - 1"),
+    "log_every": Rule(int, lambda v: v >= 1, "a positive integer"),
+    "model": Rule(str, lambda v: v != "", "a model name"),
+    "small_input": _ANY_BOOL,
+    "dataset": _one_of(*DATASETS),
+    "data_root": Rule(str, lambda v: True, "a folder"),
+    "download": _ANY_BOOL,
+    # batch normalisation computes its statistics over the batch: one image gives none
+    "batch_size": Rule(int, lambda v: v >= 2, "an integer of at least 2 (batch normalisation needs 2 images)"),
+    "device": _one_of("auto", "cpu", "cuda"),
+    "out": Rule(str, lambda v: True, "a folder", optional=True),
+    "resume": Rule(str, lambda v: True, "a checkpoint file", optional=True),
+    "overwrite": _ANY_BOOL,
+    "compile": _ANY_BOOL,
+    "loader": _one_of("device", "dataloader"),
+    "normalize": _one_of("imagenet", "cifar10"),
+    "workers": Rule(int, lambda v: v >= 0, "a non-negative integer"),
+}
+
+
+def setting_problems(settings: dict[str, Any], unknown: bool = False) -> list[str]:
+    """What is wrong with ``settings``, one ``"name: why"`` each; empty if nothing.
+
+    Args:
+        settings: values by the names of ``RULES``.
+        unknown: whether a name outside ``RULES`` is a problem (else it is ignored).
+    """
+    problems = []
+    for name, value in settings.items():
+        rule = RULES.get(name)
+        if rule is None and not unknown:
+            continue
+        why = "unknown setting" if rule is None else rule.problem(value)
+        if why is not None:
+            problems.append(f"{name}: {why}")
+    return problems
+
+
+def _check(owner: object) -> None:
+    problems = setting_problems(dataclasses.asdict(owner))
+    if problems:
+        raise ValueError(f"{type(owner).__name__}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How ``fit`` optimises: SGD with Nesterov momentum, a per-step schedule, label smoothing.
+
+    Args:
+        epochs: passes over the training loader.
+        lr: peak learning rate (one-cycle) or initial learning rate (cosine).
+        schedule: ``"onecycle"`` or ``"cosine"``, stepped after every batch.
+        momentum: SGD's (Nesterov) momentum; one-cycle cycles it in 0.85 .. 0.95.
+        weight_decay: L2 penalty of SGD.
+        label_smoothing: of the cross-entropy loss.
+        max_steps: at most this many training (and test) batches per epoch, for
+            smoke runs; ``None`` for all of them.
+        total_steps: stop after this many training steps in all, part of the way
+            through the last epoch if need be; the schedule spans exactly these
+            steps. ``None`` for ``epochs`` whole epochs.
+        seed: seeds Python's, NumPy's and torch's random state when training
+            starts (a resumed run restores the saved states instead). The
+            loaders seed their own data order and augmentation.
+        log_every: steps between read-backs of the loss from the device (the
+            progress bar, the non-finite check and ``on_step`` follow them).
+    """
+
+    epochs: int = 30
+    lr: float = 0.1
+    schedule: str = "onecycle"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    max_steps: int | None = None
+    total_steps: int | None = None
+    seed: int = 0
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        _check(self)  # a ValueError naming the field, not a failure deep inside the optimiser
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs; the fields are the command's flags.
+    """Everything a training run of the command needs; the fields are its flags.
 
     Args:
         model: a name from ``list_models()``.
@@ -110,12 +293,17 @@ class TrainConfig:
         max_steps: at most this many training (and test) batches per epoch, for smoke runs.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         out: folder for ``metrics.jsonl`` and ``checkpoint.pt``; ``None`` gives
-            ``runs/MODEL-DATASET``.
+            ``runs/MODEL-DATASET``. A folder that holds a run is refused unless
+            the run is resumed or ``overwrite`` is set.
         resume: a checkpoint to continue from; ``""`` means ``OUT/checkpoint.pt``.
+        overwrite: start over in a folder that holds another run; its files
+            stay until this run's first epoch replaces them.
         seed: seeds the initialisation, the data order and the augmentation.
         compile: wrap the model in ``torch.compile``.
-        loader: ``"gpu"`` (the data set on the training device) or
-            ``"dataloader"`` (the notes' DataLoader with PIL transforms).
+        loader: ``"device"`` (``DeviceLoader``: the data set kept and augmented
+            on the training device, GPU or CPU) or ``"dataloader"``
+            (``WorkerLoader``: the notes' DataLoader with PIL transforms in
+            worker processes).
         normalize: ``"imagenet"`` (the notes' statistics) or ``"cifar10"``.
         workers: worker processes of the ``"dataloader"`` loader.
         schedule: ``"onecycle"`` or ``"cosine"``.
@@ -136,9 +324,10 @@ class TrainConfig:
     device: str = "auto"
     out: str | None = None
     resume: str | None = None
+    overwrite: bool = False
     seed: int = 0
     compile: bool = False
-    loader: str = "gpu"
+    loader: str = "device"
     normalize: str = "imagenet"
     workers: int = 2
     schedule: str = "onecycle"
@@ -146,16 +335,45 @@ class TrainConfig:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
 
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def recipe(self) -> Recipe:
+        """The optimisation settings among the flags, for ``fit``."""
+        return Recipe(
+            epochs=self.epochs,
+            lr=self.lr,
+            schedule=self.schedule,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            label_smoothing=self.label_smoothing,
+            max_steps=self.max_steps,
+            seed=self.seed,
+        )
+
 
 # the settings that decide a run's numbers: a resumed run must keep them
-RECIPE = (
-    "model", "small_input", "dataset", "normalize", "epochs", "batch_size", "lr", "max_steps", "seed",
-    "loader", "workers", "schedule", "momentum", "weight_decay", "label_smoothing",
-)  # fmt: skip
+KEPT_ON_RESUME = (
+    "model",
+    "small_input",
+    "dataset",
+    "normalize",
+    "epochs",
+    "batch_size",
+    "lr",
+    "max_steps",
+    "seed",
+    "loader",
+    "workers",
+    "schedule",
+    "momentum",
+    "weight_decay",
+    "label_smoothing",
+)
 
 
-def _recipe(config: TrainConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in RECIPE}
+def _kept_settings(config: TrainConfig) -> dict[str, Any]:
+    return {name: getattr(config, name) for name in KEPT_ON_RESUME}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -190,6 +408,12 @@ def fast_settings(device: torch.device) -> tuple[torch.dtype | None, torch.memor
     return dtype, torch.channels_last
 
 
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def build_model(name: str, small_input: bool = False, num_classes: int = NUM_CLASSES) -> nn.Module:
     """A freshly initialised model from the registry, for ``num_classes`` classes.
 
@@ -197,31 +421,41 @@ def build_model(name: str, small_input: bool = False, num_classes: int = NUM_CLA
         ValueError: an unknown model, or ``small_input`` for a model without that option.
     """
     spec = get_spec(name)  # an unknown name fails here, with suggestions
-    if not small_input:
-        return create_model(name, num_classes=num_classes)
-    try:
-        return create_model(name, num_classes=num_classes, small_input=True)
-    except TypeError:  # the builder has no such option
-        raise ValueError(
-            f"{name} does not take --small-input (it is built for {spec.input_size}x{spec.input_size} images)"
-        ) from None
+    if small_input and not spec.small_input:  # asked of the spec: a TypeError inside a builder stays one
+        size = spec.input_size
+        raise ValueError(f"{name} does not take --small-input (it is built for {size}x{size} images)")
+    options = {"small_input": True} if small_input else {}
+    return spec.builder(num_classes=num_classes, **options)
 
 
 def make_optimizer(
-    model: nn.Module, config: TrainConfig, total_steps: int
+    model: nn.Module, recipe: Recipe, total_steps: int
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LRScheduler]:
-    """SGD with Nesterov momentum and weight decay, and its per-step schedule."""
+    """SGD with Nesterov momentum and weight decay, and its per-step schedule over ``total_steps``.
+
+    Both schedules work for any ``total_steps`` >= 1. One-cycle warms up from
+    lr / 25 to lr over the first 25% of the steps and anneals to nearly 0
+    (PyTorch's ``OneCycleLR``); cosine anneals from lr to 0.
+    """
+    if total_steps < 1:
+        raise ValueError(f"a schedule needs at least one step, got total_steps={total_steps}")
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
+        model.parameters(), lr=recipe.lr, momentum=recipe.momentum, nesterov=True, weight_decay=recipe.weight_decay
     )
-    if config.schedule == "onecycle":  # warm up for 25% of the steps, then anneal to nearly 0
+    if recipe.schedule == "onecycle":  # warm up for 25% of the steps, then anneal to nearly 0
+        pct_start = 0.25
+        if pct_start * total_steps == 1:
+            # OneCycleLR's warm-up spans steps 0 .. pct_start * total_steps - 1, here step 0 alone, and
+            # interpolating within it divides 0 by 0 (total_steps = 4). A hair longer, it is one step
+            # long: step 0 starts at lr / 25, as for any longer run, and the anneal takes the rest.
+            pct_start *= 1 + 1e-6
         scheduler: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.25
+            optimizer, max_lr=recipe.lr, total_steps=total_steps, pct_start=pct_start
         )
-    elif config.schedule == "cosine":
+    elif recipe.schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     else:
-        raise ValueError(f"unknown schedule {config.schedule!r}; known: onecycle, cosine")
+        raise ValueError(f"unknown schedule {recipe.schedule!r}; known: onecycle, cosine")
     return optimizer, scheduler
 
 
@@ -253,6 +487,8 @@ def train_epoch(
     first_step: int = 1,
     desc: str = "train",
     log_every: int = 10,
+    on_step: Callable[[int, float], None] | None = None,
+    progress: bool = True,
 ) -> EpochStats:
     """Train on ``steps`` batches, with a progress bar of loss, accuracy and images/s.
 
@@ -273,6 +509,9 @@ def train_epoch(
         first_step: the global number of the first step, for messages.
         desc: label of the progress bar.
         log_every: steps between read-backs of the loss.
+        on_step: called as ``on_step(step, loss)`` for every step, in order, with
+            its global number and its loss; the calls come at the read-backs.
+        progress: show the progress bar.
 
     Raises:
         NonFiniteLossError: the loss became NaN or infinite; names the step.
@@ -282,38 +521,41 @@ def train_epoch(
     losses = torch.zeros(steps, device=device)  # (steps,), filled as we go
     correct = torch.zeros((), dtype=torch.int64, device=device)
     images, checked = 0, 0
-    bar = tqdm(total=steps, desc=desc, unit="step", leave=False, dynamic_ncols=True)
-    start = time.perf_counter()
-    for i, (x, y) in enumerate(itertools.islice(batches, steps)):
-        x = x.to(device, memory_format=memory_format, non_blocking=True)  # (B, 3, H, W)
-        y = y.to(device, non_blocking=True)  # (B,)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(x)  # (B, classes)
-            loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()  # the scaler is a no-op unless training in float16
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        losses[i] = loss.detach()
-        correct += (logits.argmax(1) == y).sum()
-        images += len(y)
-        bar.update()
-        if (i + 1) % log_every == 0 or i + 1 == steps:
-            window = losses[checked : i + 1].cpu()  # the one synchronisation point
-            bad = torch.nonzero(~torch.isfinite(window))
-            if len(bad):
-                bar.close()
-                step = first_step + checked + int(bad[0])
-                raise NonFiniteLossError(f"the loss is {window[bad[0]].item()} at step {step}")
-            checked = i + 1
-            seconds = time.perf_counter() - start
-            bar.set_postfix(
-                loss=f"{losses[:checked].mean().item():.3f}",
-                acc=f"{correct.item() / images:.3f}",
-                img_s=f"{images / seconds:.0f}",
-            )
-    bar.close()
+    # closed by the with block, also when a step fails (a bar left open shifts the next one down)
+    quiet = {} if progress else {"disable": True}  # left unset, TQDM_DISABLE=1 in the environment still applies
+    with tqdm(total=steps, desc=desc, unit="step", leave=False, dynamic_ncols=True, **quiet) as bar:
+        start = time.perf_counter()
+        for i, (x, y) in enumerate(itertools.islice(batches, steps)):
+            x = x.to(device, memory_format=memory_format, non_blocking=True)  # (B, 3, H, W)
+            y = y.to(device, non_blocking=True)  # (B,)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = model(x)  # (B, classes)
+                loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()  # the scaler is a no-op unless training in float16
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            losses[i] = loss.detach()
+            correct += (logits.argmax(1) == y).sum()
+            images += len(y)
+            bar.update()
+            if (i + 1) % log_every == 0 or i + 1 == steps:
+                window = losses[checked : i + 1].cpu()  # the one synchronisation point
+                bad = torch.nonzero(~torch.isfinite(window))
+                if on_step is not None:  # the steps before a non-finite loss, if any
+                    for j, value in enumerate(window[: int(bad[0]) if len(bad) else None].tolist()):
+                        on_step(first_step + checked + j, value)
+                if len(bad):
+                    step = first_step + checked + int(bad[0])
+                    raise NonFiniteLossError(f"the loss is {window[bad[0]].item()} at step {step}")
+                checked = i + 1
+                seconds = time.perf_counter() - start
+                bar.set_postfix(
+                    loss=f"{losses[:checked].mean().item():.3f}",
+                    acc=f"{correct.item() / images:.3f}",
+                    img_s=f"{images / seconds:.0f}",
+                )
     seconds = time.perf_counter() - start
     return EpochStats(losses[:checked].mean().item(), correct.item() / images, images, seconds)
 
@@ -375,18 +617,30 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint with ``torch.load(..., weights_only=True)``.
+    """Read a training checkpoint with ``torch.load(..., weights_only=True)``, and check it.
+
+    The dict returned also holds ``"path"``, the file it was read from (for
+    messages), and its settings (``"config"``) are brought up to date: the
+    loader once called ``"gpu"`` is ``"device"``.
 
     Raises:
-        CheckpointError: the file is missing, unreadable (truncated, corrupted,
-            or holding arbitrary objects), or not a refimpl training checkpoint.
+        CheckpointError: the file is missing or unreadable (truncated,
+            corrupted, holding arbitrary objects, no permission), not a refimpl
+            training checkpoint, or edited into something no run writes (an
+            unknown entry, a value of the wrong type, a setting out of range, a
+            history that does not match its epoch), or it holds non-finite
+            weights (a diverged epoch, saved by an older version).
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"no checkpoint at {path}: it is a folder (continue its run with --resume --out {path})")
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # zip, pickle and weights-only errors all mean: not loadable
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {os.strerror(err.errno or 0)}") from None
+    except Exception as err:  # noqa: BLE001  (zip, pickle and weights-only errors all mean: not loadable)
         raise CheckpointError(
             f"cannot read checkpoint {path}: damaged, or not only tensors and plain containers ({type(err).__name__})"
         ) from None
@@ -397,116 +651,381 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in CHECKPOINT_KEYS if key not in state]
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
-    return state
+    if isinstance(state["config"], dict):
+        loader = state["config"].get("loader")
+        state["config"]["loader"] = OLD_LOADER_NAMES.get(loader, loader)
+    problem = _checkpoint_problem(state)
+    if problem:
+        raise CheckpointError(f"checkpoint {path} {problem}")
+    return {**state, "path": str(path)}
+
+
+# what each entry of a checkpoint is (beyond "format" and "version")
+CHECKPOINT_TYPES = {
+    "config": dict,
+    "epoch": int,
+    "model": dict,
+    "optimizer": dict,
+    "scheduler": dict,
+    "scaler": dict,
+    "history": list,
+    "rng": dict,
+}
+
+
+def _checkpoint_problem(state: dict[str, Any]) -> str | None:
+    """What makes a checkpoint that ``torch.load`` read unusable (as "has ..."), or ``None``."""
+    unknown = [str(key) for key in state if key not in ("format", "version", *CHECKPOINT_KEYS)]
+    if unknown:
+        return f"has unknown entries: {', '.join(unknown)} (edited, or written by another version?)"
+    for key, kind in CHECKPOINT_TYPES.items():
+        value = state[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"has {type(value).__name__} {value!r:.40} as its {key!r}, expected {kind.__name__}"
+    epoch, history = state["epoch"], state["history"]
+    if epoch < 0 or len(history) != epoch or not all(isinstance(row, dict) for row in history):
+        return f"has epoch {epoch} but a history of {len(history)} epochs; it was edited"
+    problems = setting_problems(state["config"])
+    if problems:
+        return "has bad settings: " + "; ".join(problems)
+    weights = state["model"]
+    if not all(isinstance(v, Tensor) for v in weights.values()):
+        return "has a 'model' that is not all tensors"
+    bad = [name for name, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        names = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+        return (
+            f"holds non-finite weights ({names}): it was saved after the run had diverged; "
+            "start a new run, or resume from an earlier checkpoint"
+        )
+    return None
 
 
 # --8<-- [end:checkpoint]
 
 
-def _checkpoint_path(resume: str, out: Path) -> Path:
-    return out / CHECKPOINT if resume == "" else Path(resume)
-
-
-def resolve_config(**given: Any) -> TrainConfig:
-    """The settings of a run from the flags given (``None`` meaning not given).
-
-    A new run fills the rest with ``TrainConfig``'s defaults. A resumed run
-    takes the rest from its checkpoint, so ``--resume`` alone continues it.
-    """
-    given = {k: v for k, v in given.items() if v is not None}
-    config = TrainConfig(**given)
-    if config.resume is None:
-        return config
-    if config.out is None:
-        if config.resume == "":
-            raise CheckpointError("--resume without a file needs --out DIR (it reads DIR/checkpoint.pt)")
-        config.out = str(Path(config.resume).parent)  # continue in the checkpoint's folder
-    saved = load_checkpoint(_checkpoint_path(config.resume, Path(config.out)))["config"]
-    return dataclasses.replace(config, **{**saved, **{k: v for k, v in given.items() if k in RECIPE}})
+def _json_row(row: dict[str, Any]) -> str:
+    """One strict JSON line: a non-finite number becomes ``null`` and is named in ``"nonfinite"``."""
+    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad:
+        row = {**{k: None if k in bad else v for k, v in row.items()}, "nonfinite": bad}
+    return json.dumps(row, allow_nan=False)
 
 
 def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
     with atomic_open(path) as f:  # rewritten whole: after a resume it holds exactly the checkpoint's epochs
-        f.writelines(json.dumps(row) + "\n" for row in history)
+        f.writelines(_json_row(row) + "\n" for row in history)
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train ``config.model``; returns the last epoch's metrics.
+def _restore(
+    state: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+) -> tuple[list[dict[str, Any]], int]:
+    """Load a checkpoint's states into the training objects; returns its history and epoch.
 
     Raises:
-        ValueError: a bad setting (unknown model, no CUDA device, ...).
-        refimpl.tools.data.DataUnavailableError: CIFAR-10 is missing.
-        CheckpointError: ``resume`` names a missing, unreadable or foreign
-            checkpoint, or one made with a different recipe.
-        NonFiniteLossError: the loss diverged; the checkpoint of the last
-            finished epoch is kept.
+        CheckpointError: the states do not fit the objects.
     """
-    out = Path(config.out or f"runs/{config.model}-{config.dataset}")
-    checkpoint_path = out / CHECKPOINT
-    state = None
-    if config.resume is not None:
-        state = load_checkpoint(_checkpoint_path(config.resume, out))
-        differ = {k: (v, state["config"].get(k)) for k, v in _recipe(config).items() if state["config"].get(k) != v}
-        if differ:
-            text = ", ".join(f"{k} {new!r} (checkpoint: {old!r})" for k, (new, old) in differ.items())
-            raise CheckpointError(f"the resumed run must keep the checkpoint's settings; differs: {text}")
-    device = resolve_device(config.device)
-    how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
-    print(f"device: {_describe(device)}{how.get(config.device, '')}", flush=True)
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        return list(state["history"]), int(state["epoch"])
+    # a damaged or hand-edited checkpoint: states of the wrong shape or type
+    except (AttributeError, IndexError, KeyError, RuntimeError, TypeError, ValueError) as err:
+        reason = " ".join(str(err).split())  # PyTorch's messages span several lines
+        reason = reason if len(reason) < 200 else reason[:200] + "..."
+        source = f"checkpoint {state['path']}" if "path" in state else "the checkpoint"
+        raise CheckpointError(f"{source} does not fit this run: {reason}") from None
 
-    torch.manual_seed(config.seed)
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    model = build_model(config.model, config.small_input)
-    if get_spec(config.model).input_size > 32 and not config.small_input:
-        print(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
+
+class Loader(Protocol):
+    """What ``fit`` needs of a loader: ``(images, labels)`` batches and their number.
+
+    A loader may also have ``set_epoch(epoch)``, as ``make_loaders``' loaders
+    do; ``fit`` then calls it before each epoch.
+    """
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]: ...
+
+    def __len__(self) -> int: ...
+
+
+# --8<-- [start:run_folder]
+def _holds_run(folder: Path) -> list[str]:
+    """The files by which ``folder`` holds a run: a checkpoint, or metrics that are not empty."""
+    held = []
+    for name in (METRICS, CHECKPOINT):
+        path = folder / name
+        with contextlib.suppress(OSError):
+            if path.exists() and (name == CHECKPOINT or path.stat().st_size > 0):
+                held.append(name)
+    return held
+
+
+def _cannot_write(folder: Path, err: OSError) -> str:
+    reason = os.strerror(err.errno) if err.errno else str(err)
+    for parent in folder.parents:  # a path under a file: name the file
+        with contextlib.suppress(OSError):
+            if parent.is_file():
+                return f"cannot write to the run folder {folder}: {reason} ({parent} is a file)"
+    return f"cannot write to the run folder {folder}: {reason}"
+
+
+@dataclass
+class _RunFolder:
+    """An open run folder: locked, checked, and told whether it held another run."""
+
+    path: Path
+    replaces: bool  # it holds an earlier run, which --overwrite lets this one replace
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT
+
+
+@contextlib.contextmanager
+def _open_run_folder(out: str | Path, resume: dict[str, Any] | None, overwrite: bool) -> Iterator[_RunFolder]:
+    """Create ``out`` if need be and lock it for the block; refuse a folder that cannot take this run.
+
+    Raises:
+        RunFolderError: ``out`` cannot be created or written, another run holds
+            its lock, or it holds a run that this one neither resumes nor may
+            overwrite.
+    """
+    out = Path(out)
+    lock = contextlib.ExitStack()
+    try:
+        if out.exists() and not out.is_dir():
+            raise RunFolderError(f"cannot use {out} as the run folder: it is a file")
+        out.mkdir(parents=True, exist_ok=True)
+        lock.enter_context(lock_folder(out))
+    except FolderLockedError as err:
+        raise RunFolderError(
+            f"{out} is in use by another run ({err.holder}); wait for it to end, or choose another --out"
+        ) from None
+    except OSError as err:  # a read-only folder or file system, a path under a file, ...
+        raise RunFolderError(_cannot_write(out, err)) from None
+    with lock:
+        remove_stale(out, (CHECKPOINT, METRICS))  # a killed run's half-written files; we hold the lock
+        held = _holds_run(out)
+        source = None if resume is None else resume.get("path")
+        own = source is not None and Path(source).resolve() == (out / CHECKPOINT).resolve()
+        if held and not own and not overwrite:
+            other = "" if resume is None else f" other than that of {source or 'the checkpoint given'}"
+            raise RunFolderError(
+                f"{out} already holds a run ({', '.join(held)}){other}; continue it with --resume, "
+                "or start over with --overwrite, or choose another --out"
+            )
+        yield _RunFolder(out, replaces=bool(held) and not own)
+
+
+# --8<-- [end:run_folder]
+
+
+def _smallest_training_batch(loader: Loader, steps: int) -> tuple[int, int, int] | None:
+    """(smallest batch, batch size, data set size) of the first ``steps`` training batches, where known."""
+    if isinstance(loader, DeviceLoader):
+        size, n, drops = loader.batch_size, len(loader.labels), loader.train
+    elif isinstance(loader, DataLoader) and isinstance(loader.batch_size, int):
+        size, n, drops = loader.batch_size, len(loader.dataset), loader.drop_last  # type: ignore[arg-type]
+    else:
+        return None
+    last = size if drops or n % size == 0 or steps < len(loader) else n % size
+    return min(size, last), size, n
+
+
+def _check_batches(model: nn.Module, loader: Loader, steps: int) -> None:
+    """Refuse, before the first step, a training batch of one image for a model with batch normalisation."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return
+    known = _smallest_training_batch(loader, steps)
+    if known is None or known[0] > 1:
+        return
+    _, size, n = known
+    if size == 1:
+        raise ValueError(
+            "training batches of 1 image: batch normalisation needs at least 2 images per batch; "
+            "use a batch size of at least 2"
+        )
+    raise ValueError(
+        f"the last training batch holds 1 image ({n} images in batches of {size}), too few for batch "
+        "normalisation; drop it (drop_last=True) or choose another batch size"
+    )
+
+
+def _divergence(model: nn.Module, train_loss: float, test_loss: float) -> str | None:
+    """What shows that an epoch diverged (non-finite losses or weights), or ``None``."""
+    tensors = {name: t for name, t in model.state_dict().items() if t.is_floating_point()}
+    finite = torch.stack([torch.isfinite(t).all() for t in tensors.values()]).tolist() if tensors else []
+    bad = [name for name, ok in zip(tensors, finite, strict=True) if not ok]  # one synchronisation, per epoch
+    losses = (("training loss", train_loss), ("test loss", test_loss))
+    found = [f"the {what} is {value}" for what, value in losses if not math.isfinite(value)]
+    if bad:
+        names = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+        found.append(f"{len(bad)} of {len(tensors)} weight tensors are not finite ({names})")
+    return " and ".join(found) or None
+
+
+# --8<-- [start:fit]
+def fit(
+    model: nn.Module,
+    data: tuple[Loader, Loader],
+    recipe: Recipe,
+    out: str | Path | None = None,
+    *,
+    compile: bool = False,
+    resume: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    settings: dict[str, Any] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Train ``model`` on ``data`` with ``recipe``; returns the metrics of every epoch.
+
+    The model trains in place, on the device of its parameters: on CUDA in
+    bfloat16 (or float16) autocast with channels_last layout, on the CPU in
+    float32 (see ``fast_settings``). Each epoch trains on the training loader
+    and then evaluates on the test loader; its checkpoint and metrics are
+    written only if its losses and weights are finite.
+
+    Args:
+        model: any image classifier, (B, 3, H, W) images -> (B, classes) logits.
+        data: the (train, test) loaders, as ``make_loaders`` returns them.
+        recipe: the optimisation settings.
+        out: a folder for ``checkpoint.pt`` and ``metrics.jsonl``, both
+            rewritten atomically after every epoch and locked against other
+            runs while this one goes (see the module's description); ``None``
+            writes nothing.
+        compile: run the model through ``torch.compile`` (the checkpoint holds
+            the plain model's weights).
+        resume: a checkpoint from ``load_checkpoint`` to continue from, made
+            with the same model, data and recipe; training goes on after its
+            epoch, with its random states.
+        overwrite: let ``out`` hold another run, which this one replaces when
+            its first epoch is written; without it such a folder is refused.
+        settings: what the checkpoint records as the run's settings
+            (``"config"``); ``train`` records its flags. Default: the recipe.
+        on_step: called as ``on_step(step, loss)`` for every training step, in
+            order, with the step's number (from 1) and its training loss. The
+            losses are read from the device every ``recipe.log_every`` steps,
+            so the calls come in bursts and cost no synchronisation of their own.
+        progress: show a progress bar per epoch and a line after it.
+
+    Returns:
+        One dict per epoch, those of ``resume`` first, with the keys ``epoch``,
+        ``train_loss`` (the objective, label smoothing included), ``train_acc``,
+        ``test_loss``, ``test_acc``, ``test_images``, ``images_per_s``,
+        ``seconds``, ``device``, ``precision`` and ``channels_last``.
+
+    Raises:
+        ValueError: the training loader has no batch, or batches of one image
+            for a model with batch normalisation (checked before the first step).
+        CheckpointError: ``resume`` does not fit the model or the optimiser, or
+            its epoch is beyond the recipe's epochs.
+        RunFolderError: ``out`` cannot be created or written (before the first
+            step, or when a checkpoint is written), another run holds it, or it
+            holds a run that is neither resumed nor to be overwritten.
+        NonFiniteLossError: the run diverged; the message names the step and
+            the last good checkpoint, which stays.
+        TrainingInterrupted: Ctrl-C (a ``KeyboardInterrupt``); it names the
+            last epoch saved.
+    """
+    if out is None:
+        return _fit(model, data, recipe, None, compile, resume, settings, on_step, progress)
+    with _open_run_folder(out, resume, overwrite) as folder:
+        return _fit(model, data, recipe, folder, compile, resume, settings, on_step, progress)
+
+
+def _fit(
+    model: nn.Module,
+    data: tuple[Loader, Loader],
+    recipe: Recipe,
+    folder: _RunFolder | None,
+    compile: bool,
+    resume: dict[str, Any] | None,
+    settings: dict[str, Any] | None,
+    on_step: Callable[[int, float], None] | None,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """``fit`` in an open run folder (or none)."""
+    train_batches, test_batches = data
+    device = next(model.parameters()).device
     amp_dtype, memory_format = fast_settings(device)
-    model = model.to(device, memory_format=memory_format)
-    forward = torch.compile(model) if config.compile else model  # the checkpoint holds the plain model
-
-    train_batches, test_batches = make_loaders(
-        config.dataset, config.batch_size, device, config.loader, config.data_root, config.download,
-        config.normalize, config.seed, config.workers, channels_last=memory_format == torch.channels_last,
-    )  # fmt: skip
-    steps = min(len(train_batches), config.max_steps or len(train_batches))
+    model.to(memory_format=memory_format)  # channels_last on CUDA: cuDNN then needs no transposes
+    forward = torch.compile(model) if compile else model
+    steps = min(len(train_batches), recipe.max_steps or len(train_batches))
     if steps == 0:
-        raise ValueError(f"--batch-size {config.batch_size} is larger than the training set of {config.dataset}")
-    test_steps = min(len(test_batches), config.max_steps or len(test_batches))
-    optimizer, scheduler = make_optimizer(model, config, config.epochs * steps)
+        raise ValueError("the training loader has no batch (is the batch larger than the training set?)")
+    _check_batches(model, train_batches, steps)
+    test_steps = min(len(test_batches), recipe.max_steps or len(test_batches))
+    total_steps = recipe.epochs * steps
+    if recipe.total_steps is not None:
+        total_steps = min(total_steps, recipe.total_steps)
+    epochs = -(-total_steps // steps)  # fewer than recipe.epochs where total_steps ends training early
+    optimizer, scheduler = make_optimizer(model, recipe, total_steps)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
     history: list[dict[str, Any]] = []
     start_epoch = 0
-    if state is not None:
-        source = _checkpoint_path(config.resume, out)
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            history, start_epoch = state["history"], state["epoch"]
-            _set_rng_state(state["rng"])
-        except (KeyError, RuntimeError, TypeError, ValueError) as err:  # a damaged or hand-edited checkpoint
-            reason = " ".join(str(err).split())  # PyTorch's messages span several lines
-            reason = reason if len(reason) < 200 else reason[:200] + "..."
-            raise CheckpointError(f"checkpoint {source} does not fit this run: {reason}") from None
-        print(f"resuming from {source} after epoch {start_epoch} of {config.epochs}")
-    _write_metrics(out / METRICS, history)
+    saved: Path | None = None  # the last good checkpoint
+    if resume is None:
+        _seed_all(recipe.seed)
+    else:
+        history, start_epoch = _restore(resume, model, optimizer, scheduler, scaler)
+        saved = Path(resume["path"]) if "path" in resume else None
+        if start_epoch > epochs:
+            source = f"checkpoint {saved}" if saved else "the checkpoint"
+            raise CheckpointError(f"{source} is at epoch {start_epoch}, beyond the run's {epochs} epochs (--epochs)")
+
+    def last_good() -> str:
+        if saved is not None:
+            return f"{saved} (epoch {len(history)})"
+        if folder is None:
+            return "none (no run folder)"
+        earlier = f"; {folder.path} still holds the earlier run" if folder.replaces else ""
+        return f"none (no epoch finished{earlier})"
 
     precision = {None: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}[amp_dtype]
-    for epoch in range(start_epoch, config.epochs):
-        train_batches.set_epoch(epoch)
-        try:
-            stats = train_epoch(
-                forward, train_batches, steps, optimizer, scheduler, scaler, amp_dtype, memory_format,
-                config.label_smoothing, first_step=epoch * steps + 1, desc=f"epoch {epoch + 1}/{config.epochs}",
-            )  # fmt: skip
-        except NonFiniteLossError as err:
-            kept = f"{checkpoint_path} (epoch {epoch})" if epoch else "none (no epoch finished)"
-            raise NonFiniteLossError(f"{err} (epoch {epoch + 1}); training stopped; last good checkpoint: {kept}")
-        test_loss, test_acc, test_images = evaluate(forward, test_batches, test_steps, amp_dtype, memory_format)
-        history.append(
-            {
+    try:
+        for epoch in range(start_epoch, epochs):
+            if hasattr(train_batches, "set_epoch"):  # the epoch's order and augmentation
+                train_batches.set_epoch(epoch)
+            epoch_steps = min(steps, total_steps - epoch * steps)
+            try:
+                stats = train_epoch(
+                    forward,
+                    train_batches,
+                    epoch_steps,
+                    optimizer,
+                    scheduler,
+                    scaler,
+                    amp_dtype,
+                    memory_format,
+                    recipe.label_smoothing,
+                    first_step=epoch * steps + 1,
+                    desc=f"epoch {epoch + 1}/{epochs}",
+                    log_every=recipe.log_every,
+                    on_step=on_step,
+                    progress=progress,
+                )
+            except NonFiniteLossError as err:
+                raise NonFiniteLossError(
+                    f"{err} (epoch {epoch + 1}); training stopped; last good checkpoint: {last_good()}"
+                ) from None
+            test_loss, test_acc, test_images = evaluate(forward, test_batches, test_steps, amp_dtype, memory_format)
+            diverged = _divergence(model, stats.loss, test_loss)  # before anything is written
+            if diverged:
+                raise NonFiniteLossError(
+                    f"{diverged} after step {epoch * steps + epoch_steps} (epoch {epoch + 1}); "
+                    f"training stopped; last good checkpoint: {last_good()}"
+                )
+            row = {
                 "epoch": epoch + 1,
                 "train_loss": stats.loss,
                 "train_acc": stats.accuracy,
@@ -519,24 +1038,142 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 "precision": precision,
                 "channels_last": memory_format == torch.channels_last,
             }
+            if folder is not None:
+                state = {
+                    "config": dataclasses.asdict(recipe) if settings is None else settings,
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "history": [*history, row],
+                }
+                try:
+                    save_checkpoint(folder.checkpoint, state)
+                except OSError as err:  # a full disk, a folder made read-only: the last checkpoint stays
+                    raise RunFolderError(_write_failed(folder.checkpoint, err, epoch + 1, last_good())) from None
+                saved = folder.checkpoint
+            history.append(row)
+            if folder is not None:
+                try:
+                    _write_metrics(folder.path / METRICS, history)
+                except OSError as err:
+                    raise RunFolderError(_write_failed(folder.path / METRICS, err, epoch + 1, last_good())) from None
+            if progress:
+                tqdm.write(
+                    f"epoch {epoch + 1}/{epochs}: train loss {stats.loss:.3f} acc {stats.accuracy:.1%}, "
+                    f"test loss {test_loss:.3f} acc {test_acc:.1%}, {stats.images_per_s:,.0f} images/s"
+                )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(len(history), epochs, saved, None if folder is None else folder.path) from None
+    return history
+
+
+def _write_failed(path: Path, err: OSError, epoch: int, last_good: str) -> str:
+    reason = os.strerror(err.errno) if err.errno else str(err)
+    return f"cannot write {path}: {reason}; training stopped in epoch {epoch}; last good checkpoint: {last_good}"
+
+
+# --8<-- [end:fit]
+
+
+def _checkpoint_path(resume: str, out: Path) -> Path:
+    return out / CHECKPOINT if resume == "" else Path(resume)
+
+
+def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """The settings of a run from the flags given (``None`` meaning not given), and its checkpoint.
+
+    A new run fills the rest with ``TrainConfig``'s defaults and has no
+    checkpoint. A resumed run reads its checkpoint (here, once) and takes the
+    rest from it, so ``--resume`` alone continues it; pass both to ``train``.
+
+    Raises:
+        ValueError: a setting out of range.
+        CheckpointError: ``resume`` names no usable checkpoint, or ``--resume``
+            without a file comes without ``out``.
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    config = TrainConfig(**given)
+    if config.resume is None:
+        return config, None
+    if config.out is None:
+        if config.resume == "":
+            raise CheckpointError("--resume without a file needs --out DIR (it reads DIR/checkpoint.pt)")
+        config.out = str(Path(config.resume).parent)  # continue in the checkpoint's folder
+    checkpoint = load_checkpoint(_checkpoint_path(config.resume, Path(config.out)))
+    unknown = [k for k in checkpoint["config"] if k not in RULES]
+    if unknown:
+        raise CheckpointError(f"checkpoint {checkpoint['path']} has unknown settings: {', '.join(map(str, unknown))}")
+    saved = {k: v for k, v in checkpoint["config"].items() if k in KEPT_ON_RESUME}
+    config = dataclasses.replace(config, **{**saved, **{k: v for k, v in given.items() if k in KEPT_ON_RESUME}})
+    return config, checkpoint
+
+
+def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``config.model`` as ``python -m refimpl train`` does; returns the last epoch's metrics.
+
+    Opens (and locks) the run folder, builds the model, the data and the
+    device, checks that a resumed run keeps its checkpoint's settings, and
+    leaves the training to ``fit``.
+
+    Args:
+        config: the run's settings; ``resolve_config`` fills a resumed run's.
+        checkpoint: the checkpoint ``config.resume`` names, if already read
+            (``resolve_config`` returns it); ``None`` reads it here.
+
+    Raises:
+        ValueError: a bad setting (unknown model, no CUDA device, ...).
+        refimpl.tools.data.DataUnavailableError: CIFAR-10 is missing or unreadable.
+        CheckpointError: ``resume`` names a missing, unreadable or foreign
+            checkpoint, or one made with a different recipe.
+        RunFolderError: the run folder cannot be written, is in use, or holds
+            another run (see ``fit``).
+        NonFiniteLossError: the run diverged; the checkpoint of the last good
+            epoch is kept.
+        TrainingInterrupted: Ctrl-C; it names the last epoch saved.
+    """
+    out = Path(config.out or f"runs/{config.model}-{config.dataset}")
+    source = None
+    if config.resume is None:
+        if checkpoint is not None:
+            raise ValueError("a checkpoint was given but config.resume is None")
+    else:
+        source = _checkpoint_path(config.resume, out)
+        checkpoint = load_checkpoint(source) if checkpoint is None else checkpoint
+        saved = checkpoint["config"]
+        differ = {k: (v, saved.get(k)) for k, v in _kept_settings(config).items() if saved.get(k) != v}
+        if differ:
+            text = ", ".join(f"{k} {new!r} (checkpoint: {old!r})" for k, (new, old) in differ.items())
+            raise CheckpointError(f"the resumed run must keep the checkpoint's settings; differs: {text}")
+    device = resolve_device(config.device)
+    with _open_run_folder(out, checkpoint, config.overwrite) as folder:  # before any work: it may be refused
+        how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
+        print(f"device: {_describe(device)}{how.get(config.device, '')}", flush=True)
+
+        _seed_all(config.seed)  # the initial weights
+        model = build_model(config.model, config.small_input).to(device)
+        if get_spec(config.model).small_input and not config.small_input:
+            print(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
+        _, memory_format = fast_settings(device)
+        data = make_loaders(
+            config.dataset,
+            config.batch_size,
+            device,
+            config.loader,
+            config.data_root,
+            config.download,
+            config.normalize,
+            config.seed,
+            config.workers,
+            channels_last=memory_format == torch.channels_last,
         )
-        save_checkpoint(
-            checkpoint_path,
-            {
-                "config": _recipe(config),
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "history": history,
-            },
-        )
-        _write_metrics(out / METRICS, history)
-        tqdm.write(
-            f"epoch {epoch + 1}/{config.epochs}: train loss {stats.loss:.3f} acc {stats.accuracy:.1%}, "
-            f"test loss {test_loss:.3f} acc {test_acc:.1%}, {stats.images_per_s:,.0f} images/s"
-        )
+        if len(data[0]) == 0:
+            raise ValueError(f"--batch-size {config.batch_size} is larger than the training set of {config.dataset}")
+        if checkpoint is not None:
+            print(f"resuming from {source} after epoch {checkpoint['epoch']} of {config.epochs}")
+        recipe, settings = config.recipe(), _kept_settings(config)
+        history = _fit(model, data, recipe, folder, config.compile, checkpoint, settings, on_step=None, progress=True)
 
     last = history[-1]
     total = sum(row["seconds"] for row in history)
@@ -544,6 +1181,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         f"{config.model} on {config.dataset}, {config.epochs} epoch{'s'[: config.epochs > 1]} on {last['device']}: "
         f"test accuracy {last['test_acc']:.1%} (loss {last['test_loss']:.3f}, {last['test_images']} images), "
         f"train accuracy {last['train_acc']:.1%}; {total:.0f} s of training\n"
-        f"metrics: {out / METRICS}; checkpoint: {checkpoint_path}"
+        f"metrics: {out / METRICS}; checkpoint: {out / CHECKPOINT}"
     )
     return last

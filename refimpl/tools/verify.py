@@ -38,7 +38,9 @@ class Verification:
         reference_params: the reference's count ("0.27M" style for a paper table).
         max_abs_diff: the largest output difference over eval and train mode,
             or ``None`` when there are no reference outputs.
-        status: ``"ok"``, ``"FAIL"`` or ``"skipped"``.
+        status: ``"ok"``, ``"FAIL"``, ``"skipped"`` (timm is missing) or
+            ``"unfit"`` (the reference itself cannot run at the image size asked
+            for: nothing was compared).
         detail: why, in a few words.
     """
 
@@ -49,6 +51,11 @@ class Verification:
     max_abs_diff: float | None
     status: str
     detail: str = ""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def paper_params_match(params: int, paper: str) -> bool:
@@ -89,10 +96,12 @@ def reference_model(spec: ModelSpec) -> nn.Module | None:
     raise ValueError(f"{spec.name} is verified against a paper table, not a model")
 
 
-def verify(
-    name: str | ModelSpec, image_size: int | None = None, batch_size: int = 2, seed: int = 0
-) -> Verification:
+def verify(name: str | ModelSpec, image_size: int | None = None, batch_size: int = 2, seed: int = 0) -> Verification:
     """Verify one model against its reference.
+
+    An image size the reference itself cannot run at (too small for its
+    pooling, or too large for the memory) gives ``"unfit"``; one that only
+    refimpl's model cannot run at is a ``"FAIL"``.
 
     Args:
         name: a registered model name, or a spec (for a model not registered).
@@ -122,13 +131,22 @@ def verify(
     ours.load_state_dict(reference.state_dict(), strict=True)
 
     size = image_size or spec.input_size
-    x = torch.randn(batch_size, 3, size, size)
     worst, scale = 0.0, 0.0
     for train in (False, True):
         reference.train(train)
         ours.train(train)
         with torch.no_grad():
-            expected, actual = reference(x), ours(x)
+            try:  # shape errors are RuntimeErrors, batch norm's "more than 1 value per channel" a ValueError
+                x = torch.randn(batch_size, 3, size, size)
+                expected = reference(x)
+            except (RuntimeError, ValueError) as err:
+                detail = f"image size {size} does not fit: {_first_line(err)}"
+                return Verification(name, str(ref), params, f"{ref_params:,}", None, "unfit", detail)
+            try:
+                actual = ours(x)
+            except (RuntimeError, ValueError) as err:  # the reference runs, so ours must
+                detail = f"raised {type(err).__name__} where the reference runs: {_first_line(err)}"
+                return Verification(name, str(ref), params, f"{ref_params:,}", None, "FAIL", detail)
         worst = max(worst, (expected - actual).abs().max().item())
         scale = max(scale, expected.abs().max().item())
     ok = worst <= RTOL * max(scale, 1.0)
