@@ -58,8 +58,6 @@ Deviations from the paper, and why:
   anyway), as in the authors' code.
 """
 
-from __future__ import annotations
-
 import math
 import re
 from collections import OrderedDict

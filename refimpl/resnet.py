@@ -46,8 +46,6 @@ Deviations from the paper, and why:
   left out: they serve segmentation backbones, not this reference.
 """
 
-from __future__ import annotations
-
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -125,7 +123,7 @@ class PadShortcut(nn.Module):
 
 
 def make_layer(
-    block: type[BasicBlock | Bottleneck],
+    block: "type[BasicBlock | Bottleneck]",
     in_channels: int,
     channels: int,
     blocks: int,

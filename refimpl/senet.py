@@ -56,8 +56,6 @@ Deviations from the paper, and why:
   on BN-Inception (arXiv:1502.03167), which torchvision does not provide.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import torch
