@@ -52,15 +52,43 @@ def _perturbed_resnet18(**kwargs: object) -> nn.Module:
     return model
 
 
+def _resnet18_failing_on_small_images(**kwargs: object) -> nn.Module:
+    """ResNet-18 that raises on images the reference takes."""
+    model = resnet.resnet18(**kwargs)
+
+    def refuse(module: nn.Module, args: tuple) -> None:
+        if args[0].shape[-1] < 64:
+            raise RuntimeError("boom: too small")
+
+    model.register_forward_pre_hook(refuse)
+    return model
+
+
 @pytest.mark.parametrize(
     ("builder", "detail"),
-    [(resnet.resnet34, "parameter counts differ"), (_perturbed_resnet18, "outputs differ")],
+    [
+        (resnet.resnet34, "parameter counts differ"),
+        (_perturbed_resnet18, "outputs differ"),
+        (_resnet18_failing_on_small_images, "FAIL (raised RuntimeError where the reference runs: boom: too small)"),
+    ],
 )
 def test_verify_exits_1_on_a_mismatch(swap_spec, capsys, builder, detail) -> None:
     swap_spec(replace(registry.get_spec("resnet18"), builder=builder))
     assert main(["verify", "resnet18", "--image-size", "32"]) == 1
     out = capsys.readouterr().out
     assert detail in out and "1 FAILED" in out
+
+
+def test_verify_reports_a_model_that_does_not_fit_the_image_size_and_goes_on(capsys) -> None:
+    assert main(["verify", "densenet121", "resnet18", "--image-size", "8"]) == 2  # as summary does for this case
+    out = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in out[2:4]}
+    assert rows["densenet121"].endswith(
+        "unfit (image size 8 does not fit: Given input size: (256x1x1). Calculated output size: (256x0x0). "
+        "Output size is too small)"
+    )
+    assert rows["resnet18"].endswith(" ok")
+    assert out[-1] == "1 of 2 verified, 1 not run: --image-size 8 does not fit"
 
 
 def test_verify_fails_when_the_paper_table_disagrees(swap_spec, capsys) -> None:
@@ -87,3 +115,19 @@ def test_bad_arguments_exit_2_with_one_line(args: list[str], expected: str) -> N
     assert expected in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_summary_out_of_memory_blames_the_batch(monkeypatch, capsys) -> None:
+    """torchinfo wraps the allocation failure; the message must name --batch-size, not the input size."""
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        try:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1099511627776 bytes")
+        except RuntimeError as err:
+            raise RuntimeError("Failed to run torchinfo. See above stack traces for more details.") from err
+
+    monkeypatch.setattr("refimpl.tools.inspection.summary", exhausted)
+    assert main(["summary", "resnet18", "--batch-size", "4096"]) == 2
+    err = capsys.readouterr().err
+    assert "out of memory for a batch of 4096 at (3, 224, 224); lower --batch-size" in err
+    assert len(err.strip().splitlines()) == 1

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import numpy as np
 import pytest
 import torch
+import torchvision.datasets.cifar
 
 from refimpl.tools.data import (
     IMAGENET_STATS,
@@ -71,6 +75,19 @@ def test_a_corrupted_cifar10_file_counts_as_missing(cifar10_root) -> None:
     path.write_bytes(path.read_bytes()[:-1])
     with pytest.raises(DataUnavailableError, match="not found \\(or incomplete\\)"):
         load_dataset("cifar10", root)
+
+
+def test_an_unreadable_cifar10_is_one_line_naming_the_reason(cifar10_root, monkeypatch) -> None:
+    root, _ = cifar10_root
+    folder = root / "cifar-10-batches-py"
+
+    def denied(path: str, md5: str | None = None) -> bool:  # root reads every file: the error is injected
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", denied)
+    with pytest.raises(DataUnavailableError) as info:
+        load_dataset("cifar10", root)
+    assert str(info.value) == f"cannot read CIFAR-10 in {folder}: Permission denied ({folder / 'data_batch_1'})"
 
 
 def test_a_failed_download_is_one_line(tmp_path) -> None:

@@ -233,7 +233,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pat
         ),
         "epoch beyond --epochs": (
             {**state, "epoch": 7, "history": state["history"] * 7},
-            "is at epoch 7, beyond the run's 1 epochs (--epochs)",
+            "is at epoch 7, beyond the run's last, 1 (--epochs)",
         ),
         "diverged": ({**state, "model": diverged}, "holds non-finite weights (layer3.2.bn2.running_var)"),
     }
@@ -314,13 +314,15 @@ def test_an_unreadable_checkpoint_names_the_reason(tmp_path, monkeypatch, capsys
         (["--resume"], "--resume without a file needs --out DIR"),
     ],
 )
-def test_bad_flags_exit_2_with_one_line(args: list[str], expected: str, capsys) -> None:
+def test_bad_flags_exit_2_with_one_line(args: list[str], expected: str, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
     try:
         code = main(["train", "--device", "cpu", *args])
     except SystemExit as exit:  # argparse's own errors
         code = exit.code
     err = capsys.readouterr().err
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []  # no run folder is left behind
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="there is a CUDA device here")
@@ -331,11 +333,13 @@ def test_device_cuda_without_one_is_one_line(capsys) -> None:
 
 def test_missing_cifar10_from_the_command_line(tmp_path) -> None:
     command = [sys.executable, "-m", "refimpl", "train", "--dataset", "cifar10", "--data-root", str(tmp_path)]
-    result = subprocess.run([*command, "--device", "cpu"], capture_output=True, text=True, timeout=120, check=False)
+    command += ["--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"python -m refimpl: error: CIFAR-10 not found (or incomplete) in {tmp_path}")
     assert "--download" in result.stderr and "cifar-10-python.tar.gz" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # the default run folder, runs/resnet20-cifar10, was removed again
 
 
 def test_the_command_shows_progress_and_a_summary(tmp_path, capsys) -> None:
@@ -642,7 +646,8 @@ def test_output_files_follow_the_umask(tmp_path) -> None:
 KILLED_IN_A_SAVE = """
 import os, sys
 from refimpl.tools.files import atomic_open
-f = atomic_open(sys.argv[1], "wb").__enter__()
+writing = atomic_open(sys.argv[1], "wb")
+f = writing.__enter__()
 f.write(b"half a checkpoint")
 f.flush()
 os._exit(9)  # as if killed: no except or finally block runs
@@ -687,11 +692,15 @@ def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch,
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train_module, "evaluate", interrupted)
-    assert main(["train", *SMOKE, "--epochs", "3", "--out", str(tmp_path)]) == 130
+    try:
+        code = main(["train", *SMOKE, "--epochs", "3", "--out", str(tmp_path / "runs" / "new")])
+    except KeyboardInterrupt:  # not caught: the traceback the user would see
+        code = "KeyboardInterrupt"
+    assert code == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "python -m refimpl: interrupted in epoch 1 of 3, before any was saved; run the same command again to start over"
     )
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # the folders the run made are gone again
 
 
 def test_out_of_memory_names_the_batch_size(tmp_path, monkeypatch, capsys) -> None:

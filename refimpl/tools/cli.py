@@ -77,9 +77,14 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     model = spec.builder()
     try:
         stats = summary(model, (args.batch_size, *input_size), depth=args.depth)
-    except RuntimeError as err:  # torchinfo wraps the model's own shape error
-        reason = str(err.__cause__ or err).splitlines()[0]
-        print(f"{args.prog}: error: input size {input_size} does not fit {args.name}: {reason}", file=sys.stderr)
+    except RuntimeError as err:  # torchinfo wraps the model's own error
+        cause = err.__cause__ or err
+        reason = str(cause).splitlines()[0]
+        if isinstance(cause, MemoryError) or "out of memory" in reason or "can't allocate memory" in reason:
+            message = f"out of memory for a batch of {args.batch_size} at {input_size}; lower --batch-size"
+        else:
+            message = f"input size {input_size} does not fit {args.name}: {reason}"
+        print(f"{args.prog}: error: {message}", file=sys.stderr)
         return 2
     print(stats)
     print(f"Exact parameter count: {count_parameters(model):,}. Mult-adds are MACs (FLOPs / 2).")

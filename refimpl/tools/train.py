@@ -30,17 +30,22 @@ for a notebook, nothing; ``on_step`` hands out the loss of every step:
 
 What this file holds, top to bottom:
 
-1. ``TrainConfig``, the settings (the command's flags), ``Recipe``, the
+1. ``RULES``, what every setting accepts (the command's flags, ``Recipe``,
+   ``TrainConfig`` and a checkpoint's settings are all checked against them);
+   ``TrainConfig``, the settings (the command's flags), ``Recipe``, the
    optimisation settings among them, and the choices they lead to: device,
    precision and layout, model, optimiser and schedule;
 2. ``train_epoch`` and ``evaluate``, the loops (also used by
    ``benchmarks/train_throughput.py``);
-3. checkpoints: ``save_checkpoint`` and ``load_checkpoint``, random states included;
-4. ``fit``, which trains a model epoch by epoch and writes the metrics and
-   checkpoints, and resumes from a checkpoint;
-5. ``train``, the command: it builds the model, the data and the device from a
-   ``TrainConfig`` and calls ``fit``; ``resolve_config`` fills a ``--resume``
-   run's settings from its checkpoint.
+3. checkpoints: ``save_checkpoint`` and ``load_checkpoint`` (which refuses
+   a damaged, foreign, edited or diverged one), random states included;
+4. the run folder (created, locked, never silently reused) and ``fit``,
+   which trains a model epoch by epoch, checks each epoch for divergence,
+   writes the metrics and checkpoints, and resumes from a checkpoint;
+5. ``train``, the command: it opens the run folder first (so that a refusal
+   comes before any work), builds the model, the data and the device from a
+   ``TrainConfig`` and trains as ``fit`` does; ``resolve_config`` fills a
+   ``--resume`` run's settings from its checkpoint.
 
 What a run leaves in ``--out DIR`` (``fit``'s ``out``), written only after an
 epoch has finished and passed the divergence check, each file atomically
@@ -64,8 +69,9 @@ refused, naming ``--resume`` (continue it) and ``--overwrite`` (start over: the
 earlier run's files stay until the new run's first epoch replaces them). This
 holds for the default folder ``runs/MODEL-DATASET`` too, so a sweep needs an
 ``--out`` per run. A folder that cannot be created or written is refused with
-the reason. Temporary files that a killed run left are removed when the folder
-is next opened.
+the reason; one created for a run that then saved nothing is removed again.
+Temporary files that a killed run left are removed when the folder is next
+opened.
 
 A run stops, with a message naming the step and the last good checkpoint,
 which stays, when a training loss is not finite (checked every ``log_every``
@@ -260,6 +266,10 @@ class Recipe:
             loaders seed their own data order and augmentation.
         log_every: steps between read-backs of the loss from the device (the
             progress bar, the non-finite check and ``on_step`` follow them).
+
+    Raises:
+        ValueError: a setting its rule in ``RULES`` refuses (an ``lr`` outside
+            (0, 10], a negative ``seed``, ...), named in the message.
     """
 
     epochs: int = 30
@@ -288,7 +298,7 @@ class TrainConfig:
         data_root: the folder that holds ``cifar-10-batches-py/``.
         download: fetch CIFAR-10 if it is missing.
         epochs: passes over the training set.
-        batch_size: images per step.
+        batch_size: images per step, at least 2 (batch normalisation needs two).
         lr: peak learning rate (one-cycle) or initial learning rate (cosine).
         max_steps: at most this many training (and test) batches per epoch, for smoke runs.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
@@ -310,6 +320,10 @@ class TrainConfig:
         momentum: SGD's (Nesterov) momentum; one-cycle cycles it in 0.85 .. 0.95.
         weight_decay: L2 penalty of SGD.
         label_smoothing: of the cross-entropy loss.
+
+    Raises:
+        ValueError: a setting its rule in ``RULES`` refuses (a ``batch_size``
+            of 1, which batch normalisation cannot train with, ...).
     """
 
     model: str = "resnet20"
@@ -793,36 +807,54 @@ class _RunFolder:
 def _open_run_folder(out: str | Path, resume: dict[str, Any] | None, overwrite: bool) -> Iterator[_RunFolder]:
     """Create ``out`` if need be and lock it for the block; refuse a folder that cannot take this run.
 
+    Folders created here are removed again if the block leaves them empty (a
+    run that failed or was interrupted before its first epoch was saved).
+
     Raises:
         RunFolderError: ``out`` cannot be created or written, another run holds
             its lock, or it holds a run that this one neither resumes nor may
             overwrite.
     """
     out = Path(out)
-    lock = contextlib.ExitStack()
+    created: list[Path] = []  # the folders made here, deepest first
     try:
-        if out.exists() and not out.is_dir():
-            raise RunFolderError(f"cannot use {out} as the run folder: it is a file")
-        out.mkdir(parents=True, exist_ok=True)
-        lock.enter_context(lock_folder(out))
-    except FolderLockedError as err:
-        raise RunFolderError(
-            f"{out} is in use by another run ({err.holder}); wait for it to end, or choose another --out"
-        ) from None
-    except OSError as err:  # a read-only folder or file system, a path under a file, ...
-        raise RunFolderError(_cannot_write(out, err)) from None
-    with lock:
-        remove_stale(out, (CHECKPOINT, METRICS))  # a killed run's half-written files; we hold the lock
-        held = _holds_run(out)
-        source = None if resume is None else resume.get("path")
-        own = source is not None and Path(source).resolve() == (out / CHECKPOINT).resolve()
-        if held and not own and not overwrite:
-            other = "" if resume is None else f" other than that of {source or 'the checkpoint given'}"
+        lock = contextlib.ExitStack()
+        try:
+            if out.exists() and not out.is_dir():
+                raise RunFolderError(f"cannot use {out} as the run folder: it is a file")
+            missing = out
+            while not missing.exists() and missing != missing.parent:
+                created.append(missing)
+                missing = missing.parent
+            out.mkdir(parents=True, exist_ok=True)
+            lock.enter_context(lock_folder(out))
+        except FolderLockedError as err:
             raise RunFolderError(
-                f"{out} already holds a run ({', '.join(held)}){other}; continue it with --resume, "
-                "or start over with --overwrite, or choose another --out"
-            )
-        yield _RunFolder(out, replaces=bool(held) and not own)
+                f"{out} is in use by another run ({err.holder}); wait for it to end, or choose another --out"
+            ) from None
+        except OSError as err:  # a read-only folder or file system, a path under a file, ...
+            raise RunFolderError(_cannot_write(out, err)) from None
+        with lock:
+            yield _checked_run_folder(out, resume, overwrite)
+    finally:
+        for folder in created:  # a run that wrote nothing leaves no empty folder
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only an empty one
+
+
+def _checked_run_folder(out: Path, resume: dict[str, Any] | None, overwrite: bool) -> _RunFolder:
+    """The locked folder ``out``, once cleared of a killed run's temporary files and checked for a run."""
+    remove_stale(out, (CHECKPOINT, METRICS))  # a killed run's half-written files; we hold the lock
+    held = _holds_run(out)
+    source = None if resume is None else resume.get("path")
+    own = source is not None and Path(source).resolve() == (out / CHECKPOINT).resolve()
+    if held and not own and not overwrite:
+        other = "" if resume is None else f" other than that of {source or 'the checkpoint given'}"
+        raise RunFolderError(
+            f"{out} already holds a run ({', '.join(held)}){other}; continue it with --resume, "
+            "or start over with --overwrite, or choose another --out"
+        )
+    return _RunFolder(out, replaces=bool(held) and not own)
 
 
 # --8<-- [end:run_folder]
@@ -981,7 +1013,7 @@ def _fit(
         saved = Path(resume["path"]) if "path" in resume else None
         if start_epoch > epochs:
             source = f"checkpoint {saved}" if saved else "the checkpoint"
-            raise CheckpointError(f"{source} is at epoch {start_epoch}, beyond the run's {epochs} epochs (--epochs)")
+            raise CheckpointError(f"{source} is at epoch {start_epoch}, beyond the run's last, {epochs} (--epochs)")
 
     def last_good() -> str:
         if saved is not None:
@@ -1147,6 +1179,7 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             text = ", ".join(f"{k} {new!r} (checkpoint: {old!r})" for k, (new, old) in differ.items())
             raise CheckpointError(f"the resumed run must keep the checkpoint's settings; differs: {text}")
     device = resolve_device(config.device)
+    get_spec(config.model)  # an unknown model fails here, with suggestions
     with _open_run_folder(out, checkpoint, config.overwrite) as folder:  # before any work: it may be refused
         how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
         print(f"device: {_describe(device)}{how.get(config.device, '')}", flush=True)
