@@ -109,11 +109,23 @@ def test_verify_fails_when_the_paper_table_disagrees(swap_spec, capsys) -> None:
         ([], "the following arguments are required"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line(args: list[str], expected: str) -> None:
-    result = run(*args)
+def test_bad_arguments_exit_2_with_one_line(args: list[str], expected: str, capsys) -> None:
+    try:
+        code = main(args)
+    except SystemExit as exit:  # argparse's own errors
+        code = exit.code
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert expected in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert captured.out == ""
+
+
+def test_the_command_exits_2_with_one_line_and_no_traceback() -> None:
+    """The real entry point, in a process of its own: exit code and stderr as a shell sees them."""
+    result = run("verify", "resnt50")
     assert result.returncode == 2, result.stderr
-    assert expected in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    expected = "python -m refimpl: error: unknown model 'resnt50'; did you mean resnet50, resnet56, resnet20?\n"
+    assert result.stderr == expected
     assert result.stdout == ""
 
 
