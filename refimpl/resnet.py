@@ -42,11 +42,14 @@ Deviations from the paper, and why:
 - ``small_input`` is not in the paper: it swaps the 7x7 stride-2 stem and the
   max-pool for one 3x3 stride-1 convolution, so that a 32x32 image leaves the
   last stage as a 4x4 map instead of 1x1.
-- torchvision's ``replace_stride_with_dilation`` and ``norm_layer`` options are
-  left out: they serve segmentation backbones, not this reference.
+- ``replace_stride_with_dilation`` and ``norm_layer`` are torchvision's, not
+  the paper's: detection backbones freeze BN (``FrozenBatchNorm2d``) and
+  segmentation ones (DeepLab) dilate the last stages instead of striding, so
+  this file can stand in for torchvision's there.
 """
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -81,9 +84,11 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- 1. helpers
 # --8<-- [start:helpers]
-def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
-    """3x3 convolution with padding 1 and no bias (a BN follows it)."""
-    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, groups=groups, bias=False)
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:
+    """3x3 convolution that keeps the size at stride 1 (padding = dilation), no bias (a BN follows it)."""
+    return nn.Conv2d(
+        in_channels, out_channels, 3, stride=stride, padding=dilation, groups=groups, dilation=dilation, bias=False
+    )
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -91,9 +96,11 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
-def projection_shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+def projection_shortcut(
+    in_channels: int, out_channels: int, stride: int, norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d
+) -> nn.Module:
     """Option B of the paper: a 1x1 convolution and BN that match the shape."""
-    return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
+    return nn.Sequential(conv1x1(in_channels, out_channels, stride), norm_layer(out_channels))
 
 
 class PadShortcut(nn.Module):
@@ -129,8 +136,7 @@ def make_layer(
     blocks: int,
     stride: int = 1,
     shortcut: Callable[[int, int, int], nn.Module] = projection_shortcut,
-    groups: int = 1,
-    base_width: int = 64,
+    first_dilation: int = 1,
     **block_args: Any,
 ) -> nn.Sequential:
     """Stack ``blocks`` residual blocks into one stage (``layer1`` ... ``layer4``).
@@ -145,17 +151,18 @@ def make_layer(
         blocks: number of blocks in the stage (the paper's table 1 "x n").
         stride: stride of the first block (2 halves the resolution).
         shortcut: builds the shortcut of a block whose shape changes.
-        groups: cardinality C of ResNeXt (1 for ResNet).
-        base_width: ResNeXt's width per group d, scaled so that 64 means ResNet.
-        **block_args: further keyword arguments of every block (SE-Net's reduction r).
+        first_dilation: dilation of the first block's 3x3 convolution, where a
+            dilated stage follows an undilated one (the others take ``dilation``).
+        **block_args: keyword arguments of every block (``groups``, ``base_width``,
+            ``dilation``, ``norm_layer``, SE-Net's ``reduction``).
     """
     out_channels = channels * block.expansion
     downsample = None
     if stride != 1 or in_channels != out_channels:
         downsample = shortcut(in_channels, out_channels, stride)
-    common = {"groups": groups, "base_width": base_width, **block_args}
-    layers = [block(in_channels, channels, stride, downsample, **common)]
-    layers += [block(out_channels, channels, **common) for _ in range(1, blocks)]
+    first = {**block_args, "dilation": first_dilation} if "dilation" in block_args else block_args
+    layers = [block(in_channels, channels, stride, downsample, **first)]
+    layers += [block(out_channels, channels, **block_args) for _ in range(1, blocks)]
     return nn.Sequential(*layers)
 
 
@@ -198,6 +205,9 @@ class BasicBlock(nn.Module):
             ``None`` means the identity.
         groups: must be 1 (kept so all blocks share one signature).
         base_width: must be 64 (same reason).
+        dilation: must be 1 (same reason; torchvision's BasicBlock has no dilation either).
+        norm_layer: the normalisation after each convolution (``nn.BatchNorm2d``;
+            detection backbones pass torchvision's ``FrozenBatchNorm2d``).
     """
 
     expansion: int = 1
@@ -210,15 +220,19 @@ class BasicBlock(nn.Module):
         downsample: nn.Module | None = None,
         groups: int = 1,
         base_width: int = 64,
+        dilation: int = 1,
+        norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d,
     ) -> None:
         super().__init__()
-        if groups != 1 or base_width != 64:
-            raise ValueError(f"BasicBlock accepts only groups=1 and base_width=64, got {groups} and {base_width}")
+        if groups != 1 or base_width != 64 or dilation != 1:
+            raise ValueError(
+                f"BasicBlock accepts only groups=1, base_width=64 and dilation=1, got {groups}, {base_width}, {dilation}"
+            )
         self.conv1 = conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(channels)
+        self.bn1 = norm_layer(channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(channels, channels)
-        self.bn2 = nn.BatchNorm2d(channels)
+        self.bn2 = norm_layer(channels)
         self.downsample = downsample
 
     def residual(self, x: Tensor) -> Tensor:
@@ -255,6 +269,8 @@ class Bottleneck(nn.Module):
             ``None`` means the identity.
         groups: cardinality C of ResNeXt (1 for ResNet).
         base_width: width per group d of ResNeXt; 64 gives ResNet.
+        dilation: dilation of the 3x3 convolution (1; segmentation backbones dilate instead of striding).
+        norm_layer: the normalisation after each convolution (``nn.BatchNorm2d``).
     """
 
     expansion: int = 4
@@ -267,15 +283,17 @@ class Bottleneck(nn.Module):
         downsample: nn.Module | None = None,
         groups: int = 1,
         base_width: int = 64,
+        dilation: int = 1,
+        norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d,
     ) -> None:
         super().__init__()
         width = int(channels * (base_width / 64.0)) * groups  # ResNeXt-50 32x4d: 4 * 32 = 128 in layer1
         self.conv1 = conv1x1(in_channels, width)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride, groups)
-        self.bn2 = nn.BatchNorm2d(width)
+        self.bn1 = norm_layer(width)
+        self.conv2 = conv3x3(width, width, stride, groups, dilation)
+        self.bn2 = norm_layer(width)
         self.conv3 = conv1x1(width, channels * self.expansion)
-        self.bn3 = nn.BatchNorm2d(channels * self.expansion)
+        self.bn3 = norm_layer(channels * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
@@ -331,6 +349,11 @@ class ResNet(nn.Module):
             BN gamma of its residual branch (arXiv:1706.02677).
         groups: cardinality C of ResNeXt (1 for ResNet).
         width_per_group: width per group d of ResNeXt (64 for ResNet).
+        replace_stride_with_dilation: for ``layer2`` ... ``layer4``, whether to
+            keep the resolution and dilate the 3x3 convolutions instead of
+            striding (DeepLab's output stride 8 or 16; Bottleneck only).
+        norm_layer: the normalisation after each convolution (``nn.BatchNorm2d``;
+            torchvision's detection backbones pass ``FrozenBatchNorm2d``).
         small_input: use a 3x3 stride-1 stem without max-pool, for 32x32 images.
         block_args: further keyword arguments of every block, for block subclasses
             (SE-Net's ``{"reduction": r}``).
@@ -344,25 +367,38 @@ class ResNet(nn.Module):
         zero_init_residual: bool = False,
         groups: int = 1,
         width_per_group: int = 64,
+        replace_stride_with_dilation: Sequence[bool] = (False, False, False),
+        norm_layer: Callable[[int], nn.Module] | None = None,
         small_input: bool = False,
         block_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if len(layers) != 4:
-            raise ValueError(f"layers must give the block count of 4 stages, got {layers!r}")
+        if len(layers) != 4 or len(replace_stride_with_dilation) != 3:
+            raise ValueError(
+                f"layers must give 4 block counts and replace_stride_with_dilation 3 flags, "
+                f"got {layers!r} and {replace_stride_with_dilation!r}"
+            )
+        norm_layer = norm_layer or nn.BatchNorm2d
         if small_input:  # (N, 3, 32, 32) -> (N, 64, 32, 32)
             self.conv1 = conv3x3(3, 64)
             self.maxpool: nn.Module = nn.Identity()
         else:  # (N, 3, 224, 224) -> (N, 64, 112, 112), then max-pool to 56x56
             self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.bn1 = norm_layer(64)
         self.relu = nn.ReLU(inplace=True)
 
-        stage = {"groups": groups, "base_width": width_per_group, **(block_args or {})}
-        channels = 64
+        stage = {"groups": groups, "base_width": width_per_group, "norm_layer": norm_layer, **(block_args or {})}
+        shortcut = partial(projection_shortcut, norm_layer=norm_layer)
+        channels, dilation = 64, 1
+        dilate = (False, *replace_stride_with_dilation)
         for i, (width, blocks) in enumerate(zip((64, 128, 256, 512), layers, strict=True), start=1):
-            layer = make_layer(block, channels, width, blocks, stride=1 if i == 1 else 2, **stage)
+            stride, first_dilation = (1 if i == 1 else 2), dilation
+            if dilate[i - 1]:  # keep the resolution; the 3x3 convolutions see as far as a stride would make them
+                stride, dilation = 1, dilation * stride
+            layer = make_layer(
+                block, channels, width, blocks, stride, shortcut, first_dilation, dilation=dilation, **stage
+            )
             self.add_module(f"layer{i}", layer)  # layer1 ... layer4, as in torchvision
             channels = width * block.expansion
 

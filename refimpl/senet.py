@@ -56,6 +56,7 @@ Deviations from the paper, and why:
   on BN-Inception (arXiv:1502.03167), which torchvision does not provide.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -168,6 +169,8 @@ class SEResidual:
         downsample: shortcut for x when its shape differs from F(x); ``None`` is the identity.
         groups: cardinality of ResNeXt (1 for ResNet).
         base_width: width per group of ResNeXt (64 for ResNet).
+        dilation: dilation of the block's 3x3 convolution.
+        norm_layer: the block's normalisation.
         reduction: the SE reduction ratio r.
     """
 
@@ -181,9 +184,12 @@ class SEResidual:
         downsample: nn.Module | None = None,
         groups: int = 1,
         base_width: int = 64,
+        dilation: int = 1,
+        norm_layer: Callable[[int], nn.Module] = nn.BatchNorm2d,
         reduction: int = 16,
     ) -> None:
-        super().__init__(in_channels, channels, stride, downsample, groups, base_width)  # the ResNet block
+        # the ResNet block
+        super().__init__(in_channels, channels, stride, downsample, groups, base_width, dilation, norm_layer)
         self.se = SqueezeExcitation(channels * self.expansion, reduction)
 
     def residual(self, x: Tensor) -> Tensor:

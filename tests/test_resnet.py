@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchvision
 from helpers import names
 from torch import nn
+from torchvision.ops.misc import FrozenBatchNorm2d
 
 from refimpl import create_model, resnet
+from refimpl.tools.verify import randomize_batch_norms
 
 SIZE = 64  # small images keep the suite fast; the architecture is size-agnostic
 # the ImageNet ResNets and ResNeXts; test_parity.py compares each with torchvision
@@ -94,7 +97,7 @@ def test_resnext_uses_grouped_convolutions() -> None:
 
 
 def test_bad_configurations_are_rejected() -> None:
-    with pytest.raises(ValueError, match="4 stages"):
+    with pytest.raises(ValueError, match="4 block counts"):
         resnet.ResNet(resnet.BasicBlock, [2, 2, 2])
     with pytest.raises(ValueError, match="groups=1"):
         resnet.BasicBlock(64, 64, groups=32)
@@ -119,3 +122,54 @@ def test_blocks_keep_no_unused_attributes() -> None:
     block = create_model("resnet50").layer2[0]
     assert not hasattr(block, "stride")
     assert block.conv2.stride == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "output_stride"),
+    [
+        ("resnet50", {"replace_stride_with_dilation": (False, True, True)}, 8),  # DeepLab's
+        (
+            "resnext50_32x4d",
+            {"replace_stride_with_dilation": (False, False, True), "norm_layer": FrozenBatchNorm2d},
+            16,
+        ),
+        ("resnet18", {"norm_layer": FrozenBatchNorm2d}, 32),  # what torchvision's detection backbones pass
+    ],
+)
+def test_backbone_options_compute_what_torchvisions_do(name: str, options: dict, output_stride: int) -> None:
+    reference = randomize_batch_norms(torchvision.models.get_model(name, **options)).eval()
+    if options.get("norm_layer") is FrozenBatchNorm2d:  # frozen BN holds buffers, which randomize_batch_norms skips
+        for m in reference.modules():
+            if isinstance(m, FrozenBatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+    ours = getattr(resnet, name)(**options).eval()
+    ours.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
+        assert ours.forward_features(x).shape[-1] == 64 // output_stride
+
+
+def test_a_copied_resnet_serves_as_a_detection_backbone() -> None:
+    """torchvision's feature pyramid on this file's ResNet-50 with frozen BN, as its detection builders make it."""
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+
+    body = resnet.resnet50(norm_layer=FrozenBatchNorm2d)
+    return_layers = {f"layer{i}": str(i - 1) for i in range(1, 5)}
+    backbone = BackboneWithFPN(body, return_layers, [256, 512, 1024, 2048], out_channels=256).eval()
+    with torch.no_grad():
+        features = backbone(torch.randn(1, 3, 64, 64))
+    assert [f.shape for f in features.values()] == [
+        (1, 256, 16, 16),
+        (1, 256, 8, 8),
+        (1, 256, 4, 4),
+        (1, 256, 2, 2),
+        (1, 256, 1, 1),
+    ]
+
+
+def test_basic_blocks_refuse_dilation_as_torchvision_does() -> None:
+    with pytest.raises(ValueError, match="dilation=1"):
+        resnet.resnet18(replace_stride_with_dilation=(False, False, True))
