@@ -218,6 +218,26 @@ def summary_block(name: str) -> str:
     return f'??? abstract "{title}"\n\n    ```text\n{body}\n    ```'
 
 
+def feature_nodes(name: str, *nodes: str) -> str:
+    """The return nodes of torchvision's ``create_feature_extractor`` for a model, with their output shapes.
+
+    Traced with ``torch.fx`` and run on the meta device at the model's input size.
+    """
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    spec = get_spec(name)
+    size = spec.input_size
+    with torch.device("meta"):
+        extractor = create_feature_extractor(spec.builder().eval(), return_nodes=list(nodes))
+        outputs = extractor(torch.empty(1, 3, size, size))
+    rows = [
+        [f"`{node}`", " × ".join(map(str, out.shape[1:])), f"1/{size // out.shape[-1]}"]
+        for node, out in outputs.items()
+    ]
+    table = format_table(["return node", f"output (C × H × W) at {size}²", "resolution"], rows, "llr", markdown=True)
+    return table + f"\n\n*Traced from `{name}` while the site was built.*"
+
+
 def se_cost() -> str:
     """What SE costs ResNet-50, over the reduction ratio r, counted on the meta device."""
     base_params, base_macs = model_cost(SE_BASE)
@@ -312,6 +332,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "densenet_configs": densenet_configs,
     "efficiency": efficiency,
     "summary": summary_block,
+    "feature_nodes": feature_nodes,
     "se_cost": se_cost,
     "se_paper": se_paper,
     "densenet_memory": densenet_memory,
