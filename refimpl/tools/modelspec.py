@@ -92,7 +92,13 @@ class Preprocessing:
     std: tuple[float, float, float] = IMAGENET_STD
 
     def transforms(self) -> Callable[[Any], Any]:
-        """The transform as torchvision callables: a PIL image or uint8 tensor in, a normalised tensor out."""
+        """The transform as torchvision callables: an image in, a normalised float tensor out.
+
+        On a PIL image it gives what torchvision's ``weights.transforms()`` and
+        timm's transform give (the tests compare them). An image tensor is
+        accepted too; uint8 tensors are then resized in uint8, which differs
+        from resizing the PIL image by up to one grey level.
+        """
         import torch
         from torchvision.transforms import InterpolationMode, v2
 
