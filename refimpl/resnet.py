@@ -136,7 +136,8 @@ def make_layer(
     blocks: int,
     stride: int = 1,
     shortcut: Callable[[int, int, int], nn.Module] = projection_shortcut,
-    first_dilation: int = 1,
+    dilation: int = 1,
+    first_dilation: int | None = None,
     **block_args: Any,
 ) -> nn.Sequential:
     """Stack ``blocks`` residual blocks into one stage (``layer1`` ... ``layer4``).
@@ -151,18 +152,20 @@ def make_layer(
         blocks: number of blocks in the stage (the paper's table 1 "x n").
         stride: stride of the first block (2 halves the resolution).
         shortcut: builds the shortcut of a block whose shape changes.
-        first_dilation: dilation of the first block's 3x3 convolution, where a
-            dilated stage follows an undilated one (the others take ``dilation``).
+        dilation: dilation of the blocks' 3x3 convolutions (1 unless the stage
+            dilates instead of striding).
+        first_dilation: the first block's, where a dilated stage follows a less
+            dilated one; ``None``: ``dilation``.
         **block_args: keyword arguments of every block (``groups``, ``base_width``,
-            ``dilation``, ``norm_layer``, SE-Net's ``reduction``).
+            ``norm_layer``, SE-Net's ``reduction``).
     """
     out_channels = channels * block.expansion
     downsample = None
     if stride != 1 or in_channels != out_channels:
         downsample = shortcut(in_channels, out_channels, stride)
-    first = {**block_args, "dilation": first_dilation} if "dilation" in block_args else block_args
-    layers = [block(in_channels, channels, stride, downsample, **first)]
-    layers += [block(out_channels, channels, **block_args) for _ in range(1, blocks)]
+    first = dilation if first_dilation is None else first_dilation
+    layers = [block(in_channels, channels, stride, downsample, dilation=first, **block_args)]
+    layers += [block(out_channels, channels, dilation=dilation, **block_args) for _ in range(1, blocks)]
     return nn.Sequential(*layers)
 
 
@@ -396,9 +399,7 @@ class ResNet(nn.Module):
             stride, first_dilation = (1 if i == 1 else 2), dilation
             if dilate[i - 1]:  # keep the resolution; the 3x3 convolutions see as far as a stride would make them
                 stride, dilation = 1, dilation * stride
-            layer = make_layer(
-                block, channels, width, blocks, stride, shortcut, first_dilation, dilation=dilation, **stage
-            )
+            layer = make_layer(block, channels, width, blocks, stride, shortcut, dilation, first_dilation, **stage)
             self.add_module(f"layer{i}", layer)  # layer1 ... layer4, as in torchvision
             channels = width * block.expansion
 

@@ -227,14 +227,13 @@ def feature_nodes(name: str, *nodes: str) -> str:
 
     spec = get_spec(name)
     size = spec.input_size
-    with torch.device("meta"):
-        extractor = create_feature_extractor(spec.builder().eval(), return_nodes=list(nodes))
-        outputs = extractor(torch.empty(1, 3, size, size))
+    extractor = create_feature_extractor(_meta(spec).eval(), return_nodes=list(nodes))
+    outputs = extractor(torch.empty(1, 3, size, size, device="meta"))
     rows = [
         [f"`{node}`", " × ".join(map(str, out.shape[1:])), f"1/{size // out.shape[-1]}"]
         for node, out in outputs.items()
     ]
-    table = format_table(["return node", f"output (C × H × W) at {size}²", "resolution"], rows, "llr", markdown=True)
+    table = _table(["return node", f"output (C × H × W) at {size}²", "resolution"], rows, "llr")
     return table + f"\n\n*Traced from `{name}` while the site was built.*"
 
 

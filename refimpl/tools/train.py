@@ -128,7 +128,18 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 FORMAT = "refimpl-train-checkpoint"  # marks our checkpoints among other .pt files
 FORMAT_VERSION = 1
-CHECKPOINT_KEYS = ("config", "epoch", "model", "optimizer", "scheduler", "scaler", "history", "rng")
+# what each entry of a checkpoint is (beyond "format" and "version")
+CHECKPOINT_TYPES = {
+    "config": dict,
+    "epoch": int,
+    "model": dict,
+    "optimizer": dict,
+    "scheduler": dict,
+    "scaler": dict,
+    "history": list,
+    "rng": dict,
+}
+CHECKPOINT_KEYS = tuple(CHECKPOINT_TYPES)
 OLD_LOADER_NAMES = {"gpu": "device"}  # checkpoints written before the rename still resume
 
 
@@ -353,17 +364,9 @@ class TrainConfig:
         _check(self)
 
     def recipe(self) -> Recipe:
-        """The optimisation settings among the flags, for ``fit``."""
-        return Recipe(
-            epochs=self.epochs,
-            lr=self.lr,
-            schedule=self.schedule,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            label_smoothing=self.label_smoothing,
-            max_steps=self.max_steps,
-            seed=self.seed,
-        )
+        """The optimisation settings among the flags, for ``fit`` (the fields of ``Recipe`` it has)."""
+        shared = [f.name for f in dataclasses.fields(Recipe) if hasattr(self, f.name)]
+        return Recipe(**{name: getattr(self, name) for name in shared})
 
 
 # the settings that decide a run's numbers: a resumed run must keep them
@@ -653,7 +656,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {os.strerror(err.errno or 0)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {_reason(err)}") from None
     except Exception as err:  # noqa: BLE001  (zip, pickle and weights-only errors all mean: not loadable)
         raise CheckpointError(
             f"cannot read checkpoint {path}: damaged, or not only tensors and plain containers ({type(err).__name__})"
@@ -674,19 +677,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return {**state, "path": str(path)}
 
 
-# what each entry of a checkpoint is (beyond "format" and "version")
-CHECKPOINT_TYPES = {
-    "config": dict,
-    "epoch": int,
-    "model": dict,
-    "optimizer": dict,
-    "scheduler": dict,
-    "scaler": dict,
-    "history": list,
-    "rng": dict,
-}
-
-
 def _checkpoint_problem(state: dict[str, Any]) -> str | None:
     """What makes a checkpoint that ``torch.load`` read unusable (as "has ..."), or ``None``."""
     unknown = [str(key) for key in state if key not in ("format", "version", *CHECKPOINT_KEYS)]
@@ -705,14 +695,24 @@ def _checkpoint_problem(state: dict[str, Any]) -> str | None:
     weights = state["model"]
     if not all(isinstance(v, Tensor) for v in weights.values()):
         return "has a 'model' that is not all tensors"
-    bad = [name for name, t in weights.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    bad, _ = _nonfinite(weights)
     if bad:
-        names = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
         return (
-            f"holds non-finite weights ({names}): it was saved after the run had diverged; "
+            f"holds non-finite weights ({_some(bad)}): it was saved after the run had diverged; "
             "start a new run, or resume from an earlier checkpoint"
         )
     return None
+
+
+def _nonfinite(weights: dict[str, Tensor]) -> tuple[list[str], int]:
+    """The names of the floating-point tensors that hold a NaN or an infinity, and how many were checked."""
+    tensors = {name: t for name, t in weights.items() if t.is_floating_point()}
+    finite = torch.stack([torch.isfinite(t).all() for t in tensors.values()]).tolist() if tensors else []
+    return [name for name, ok in zip(tensors, finite, strict=True) if not ok], len(tensors)  # one synchronisation
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
 
 
 # --8<-- [end:checkpoint]
@@ -782,8 +782,13 @@ def _holds_run(folder: Path) -> list[str]:
     return held
 
 
+def _reason(err: OSError) -> str:
+    """The system's words for an OSError, without the path PyTorch or Python add to them."""
+    return os.strerror(err.errno) if err.errno else str(err)
+
+
 def _cannot_write(folder: Path, err: OSError) -> str:
-    reason = os.strerror(err.errno) if err.errno else str(err)
+    reason = _reason(err)
     for parent in folder.parents:  # a path under a file: name the file
         with contextlib.suppress(OSError):
             if parent.is_file():
@@ -893,14 +898,11 @@ def _check_batches(model: nn.Module, loader: Loader, steps: int) -> None:
 
 def _divergence(model: nn.Module, train_loss: float, test_loss: float) -> str | None:
     """What shows that an epoch diverged (non-finite losses or weights), or ``None``."""
-    tensors = {name: t for name, t in model.state_dict().items() if t.is_floating_point()}
-    finite = torch.stack([torch.isfinite(t).all() for t in tensors.values()]).tolist() if tensors else []
-    bad = [name for name, ok in zip(tensors, finite, strict=True) if not ok]  # one synchronisation, per epoch
+    bad, checked = _nonfinite(model.state_dict())
     losses = (("training loss", train_loss), ("test loss", test_loss))
     found = [f"the {what} is {value}" for what, value in losses if not math.isfinite(value)]
     if bad:
-        names = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
-        found.append(f"{len(bad)} of {len(tensors)} weight tensors are not finite ({names})")
+        found.append(f"{len(bad)} of {checked} weight tensors are not finite ({_some(bad)})")
     return " and ".join(found) or None
 
 
@@ -1102,8 +1104,7 @@ def _fit(
 
 
 def _write_failed(path: Path, err: OSError, epoch: int, last_good: str) -> str:
-    reason = os.strerror(err.errno) if err.errno else str(err)
-    return f"cannot write {path}: {reason}; training stopped in epoch {epoch}; last good checkpoint: {last_good}"
+    return f"cannot write {path}: {_reason(err)}; training stopped in epoch {epoch}; last good checkpoint: {last_good}"
 
 
 # --8<-- [end:fit]
