@@ -1,63 +1,185 @@
 """Draw the site's block diagrams as SVG files (no external tool, no CDN).
 
-    python docs/figures/make_figures.py
+    python docs/figures/make_figures.py          # write every figure
+    python docs/figures/make_figures.py --check  # also check the shapes against refimpl (needs torch)
 
 Each figure has a white background so that it reads the same in the light and
-the dark theme.
+the dark theme. The tensor shapes in the network figures are computed here from
+the architectures' constants, the same ones ``refimpl`` builds from; ``--check``
+runs the models and compares.
+
+Text is 13 px or more at the intrinsic size (subscripts aside), and the figures
+are narrow and tall: the pages scale images down to the width of a phone.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 INK, FAINT, SKIP = "#222", "#555", "#1565c0"
-BLUE, ORANGE, GREEN = "#e3f2fd", "#fff3e0", "#e8f5e9"
+BLUE, ORANGE, GREEN, GREY = "#e3f2fd", "#fff3e0", "#e8f5e9", "#f5f5f5"
+RED, RED_FILL = "#c62828", "#ffebee"
+# (line, fill) per feature map of the dense block, x_0 first
+LANES = [("#1565c0", BLUE), ("#e65100", ORANGE), ("#2e7d32", GREEN), ("#6a1b9a", "#f3e5f5"), ("#00838f", "#e0f7fa")]
+
+Shape = tuple[int, ...]
+_SUBSCRIPT = re.compile(r"_\{([^}]*)\}")
+
+
+def _markup(s: str, size: int) -> str:
+    """Escape ``s`` for SVG and draw ``_{...}`` as a subscript."""
+    parts = _SUBSCRIPT.split(s.replace("&", "&amp;").replace("<", "&lt;"))
+    shift, small = round(size * 0.3), round(size * 0.8)
+    out = [parts[0]]
+    for sub, rest in zip(parts[1::2], parts[2::2], strict=True):
+        out.append(f'<tspan dy="{shift}" font-size="{small}">{sub}</tspan>')
+        if rest:
+            out.append(f'<tspan dy="-{shift}">{rest}</tspan>')
+    return "".join(out)
+
+
+def fmt_shape(shape: Shape) -> str:
+    return " × ".join(str(n) for n in shape)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One box of a chain: a label, an optional second line, a fill."""
+
+    label: str
+    fill: str
+    sub: str = ""
 
 
 class Svg:
     """A tiny SVG writer: boxes, arrows, text."""
 
     def __init__(self, width: int, height: int, title: str) -> None:
-        self.parts = [
-            (
-                f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-                f'height="{height}" font-family="sans-serif" font-size="14">'
-            ),
-            f"<title>{title}</title>",
-            '<rect width="100%" height="100%" fill="#ffffff" rx="8"/>',
-            (
-                '<defs><marker id="a" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-                'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>'
-            ),
-        ]
+        """``height`` may be changed until ``save``, for figures laid out top down."""
+        self.width, self.height, self.title = width, height, title
+        self.markers = {"#333": "a"}
+        self.parts = [self._marker_def("a", "#333")]
+
+    @staticmethod
+    def _marker_def(ident: str, color: str) -> str:
+        return (
+            f'<defs><marker id="{ident}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker></defs>'
+        )
+
+    def marker(self, color: str) -> str:
+        """The id of an arrowhead in ``color``, defined on first use."""
+        if color not in self.markers:
+            self.markers[color] = f"a{len(self.markers)}"
+            self.parts.append(self._marker_def(self.markers[color], color))
+        return self.markers[color]
 
     def text(
-        self, x: float, y: float, s: str, size: int = 14, color: str = INK, anchor: str = "middle", **kw: str
+        self,
+        x: float,
+        y: float,
+        s: str,
+        size: int = 14,
+        color: str = INK,
+        anchor: str = "middle",
+        halo: bool = False,
+        **kw: str,
     ) -> None:
+        """Text at (x, y); ``_{...}`` is a subscript; ``halo`` clears the lines behind it."""
+        if halo:
+            kw |= {"stroke": "#fff", "stroke_width": "4", "stroke_linejoin": "round", "paint_order": "stroke"}
         extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in kw.items())
         self.parts.append(
-            f'<text x="{x}" y="{y}" text-anchor="{anchor}" font-size="{size}" fill="{color}"{extra}>{s}</text>'
+            f'<text x="{x}" y="{y}" text-anchor="{anchor}" font-size="{size}" fill="{color}"{extra}>'
+            f"{_markup(s, size)}</text>"
         )
 
-    def box(self, x: float, y: float, w: float, h: float, label: str, fill: str) -> None:
-        self.parts.append(f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="#333"/>')
-        self.text(x + w / 2, y + h / 2 + 5, label)
+    def heading(self, x: float, y: float, s: str, cite: str = "") -> None:
+        """A bold title, and under it an optional source in grey."""
+        self.text(x, y, s, font_weight="bold")
+        if cite:
+            self.text(x, y + 19, cite, size=13, color=FAINT)
 
-    def arrow(self, x1: float, y1: float, x2: float, y2: float) -> None:
+    def note(self, x: float, y: float, s: str, color: str = FAINT, anchor: str = "start") -> None:
+        """A 13 px annotation, left-aligned by default."""
+        self.text(x, y, s, size=13, color=color, anchor=anchor, halo=True)
+
+    def box(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        label: str,
+        fill: str,
+        sub: str = "",
+        stroke: str = "#333",
+        stroke_width: float = 1,
+    ) -> None:
+        """A rounded box with a centred label, and ``sub`` as a smaller second line."""
+        width = "" if stroke_width == 1 else f' stroke-width="{stroke_width}"'
         self.parts.append(
-            f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#333" stroke-width="1.5" marker-end="url(#a)"/>'
+            f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" stroke="{stroke}"{width}/>'
+        )
+        if sub:
+            self.text(x + w / 2, y + h / 2 - 4, label)
+            self.text(x + w / 2, y + h / 2 + 14, sub, size=13, color=FAINT)
+        else:
+            self.text(x + w / 2, y + h / 2 + 5, label)
+
+    def arrow(
+        self, x1: float, y1: float, x2: float, y2: float, color: str = "#333", width: float = 1.5, dash: str = ""
+    ) -> None:
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        self.parts.append(
+            f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="{color}" stroke-width="{width}"{dashes} '
+            f'marker-end="url(#{self.marker(color)})"/>'
         )
 
-    def path(self, d: str, color: str = SKIP) -> None:
-        self.parts.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="2" marker-end="url(#a)"/>')
+    def path(self, d: str, color: str = SKIP, width: float = 2, head: bool = True, under: bool = False) -> None:
+        """A polyline; ``under`` first draws a wider white stroke, so that it cuts the lines it crosses."""
+        if under:
+            self.parts.append(f'<path d="{d}" fill="none" stroke="#fff" stroke-width="{width + 5}"/>')
+        end = f' marker-end="url(#{self.marker(color)})"' if head else ""
+        self.parts.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width}"{end}/>')
 
     def op(self, cx: float, cy: float, symbol: str) -> None:
         self.parts.append(f'<circle cx="{cx}" cy="{cy}" r="13" fill="#fff" stroke="#333"/>')
         self.text(cx, cy + 6, symbol, size=18)
 
+    def node(self, cx: float, cy: float, label: str, fill: str, stroke: str = "#333", r: float = 15) -> None:
+        """A labelled circle."""
+        self.parts.append(f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>')
+        self.text(cx, cy + 5, label, font_weight="bold")
+
+    def chain(self, cx: float, y: float, w: float, h: float, gap: float, steps: Sequence[Step]) -> list[float]:
+        """Boxes of width ``w`` centred on ``cx`` from ``y`` down, joined by arrows; returns their tops."""
+        tops = []
+        for i, step in enumerate(steps):
+            if i:
+                self.arrow(cx, y - gap, cx, y)
+            self.box(cx - w / 2, y, w, h, step.label, step.fill, sub=step.sub)
+            tops.append(y)
+            y += h + gap
+        return tops
+
     def save(self, name: str) -> None:
-        (HERE / name).write_text("\n".join([*self.parts, "</svg>"]) + "\n")
+        w, h = self.width, self.height
+        head = [
+            (
+                f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" '
+                f'height="{h}" font-family="sans-serif" font-size="14">'
+            ),
+            f"<title>{self.title}</title>",
+            '<rect width="100%" height="100%" fill="#ffffff" rx="8"/>',
+        ]
+        (HERE / name).write_text("\n".join([*head, *self.parts, "</svg>"]) + "\n")
 
 
 def residual_column(
@@ -156,6 +278,211 @@ def se_modules() -> None:
     svg.save("se-modules.svg")
 
 
+# ----------------------------------------------------------------------------- dense block
+def dense_block(layers: int = 4, example: tuple[int, int, float] = (24, 12, 0.5)) -> None:
+    """A dense block of ``layers`` layers, every feature map concatenated into every later layer, then a transition."""
+    svg = Svg(480, 0, "A dense block: every layer sees all earlier feature maps; then a transition")
+    svg.heading(240, 28, f"Dense block ({layers} layers, growth rate k) + transition")
+    left, w, cx = 128, 232, 244  # the boxes H_l; the feature maps x_l are narrower, on the same centre
+    fw, fh, hh, gap = 120, 28, 46, 18
+    lane_x = [30 + 20 * i for i in range(layers)]  # x_0 the outermost lane: it goes furthest
+    right = left + w + 12
+
+    def channels(n: int) -> str:
+        return "k_{0}" if n == 0 else f"k_{{0}} + {'' if n == 1 else n}k"
+
+    y = 52
+    maps: list[float] = []  # the centre of each feature map x_l
+    entries: list[tuple[float, float]] = []  # (top, height) of each box the lanes feed: H_2 ... H_L, concatenation
+    for i in range(layers + 1):
+        line, fill = LANES[i]
+        svg.box(cx - fw / 2, y, fw, fh, f"x_{{{i}}}", fill, stroke=line, stroke_width=1.5)
+        svg.note(cx + fw / 2 + 10, y + 19, "k_{0} maps, H × W" if i == 0 else "k new maps")
+        maps.append(y + fh / 2)
+        y += fh + gap
+        svg.arrow(cx, y - gap, cx, y)
+        if i == layers:
+            break
+        svg.box(left, y, w, hh, f"H_{{{i + 1}}}: BN-ReLU-1x1 conv, 4k", GREY, sub="BN-ReLU-3x3 conv, k")
+        svg.note(right, y + 18, "input:")
+        svg.note(right, y + 36, f"{channels(i)} maps")
+        if i:
+            entries.append((y, hh))
+        y += hh + gap
+        svg.arrow(cx, y - gap, cx, y)
+    svg.box(left, y, w, hh, f"concatenate [x_{{0}}, …, x_{{{layers}}}]", GREY, sub="the block's output")
+    svg.note(right, y + 18, "m =")
+    svg.note(right, y + 36, f"{channels(layers)} maps")
+    entries.append((y, hh))
+    # every x_i (but the last) goes down its own lane into each later layer, entering its box at its own height
+    for i, lx in enumerate(lane_x):
+        line = LANES[i][0]
+        feeds = entries[i:]
+        ends = [top + h * (i + 1) / (j + 2) for j, (top, h) in enumerate(feeds, start=i)]
+        svg.path(f"M{cx - fw / 2},{maps[i]} H{lx} V{ends[-1]}", color=line, head=False, under=True)
+        for end in ends:
+            svg.path(f"M{lx},{end} H{left}", color=line, width=1.8)
+    y += hh + gap
+    svg.arrow(cx, y - gap, cx, y)
+    svg.box(left, y, w, hh, "transition: BN-ReLU-1x1 conv", ORANGE, sub="to ⌊θ·m⌋ maps; 2x2 avg pool")
+    svg.note(right, y + 18, "⌊θ·m⌋ maps,")
+    svg.note(right, y + 36, "H/2 × W/2")
+    y += hh + gap
+    svg.arrow(cx, y - gap, cx, y + 6)
+    svg.note(cx, y + 24, "next dense block", color=INK, anchor="middle")
+    k0, k, theta = example
+    m = k0 + layers * k
+    example_line = f"e.g. k_{{0}} = {k0}, k = {k}, θ = {theta}: m = {m}, then ⌊θ·m⌋ = {math.floor(theta * m)}"
+    svg.note(240, y + 54, example_line, anchor="middle")
+    svg.height = round(y + 72)
+    svg.save("dense-block.svg")
+
+
+# ----------------------------------------------------------------------------- networks, stage by stage
+def stage_figure(
+    name: str, title: str, heading: str, input_shape: Shape, stages: Sequence[tuple[Step, Shape]], footer: str
+) -> None:
+    """A network as a column of stages, each arrow labelled with the shape of its tensor (the d2l.ai manner)."""
+    width, w, h, gap = 400, 320, 46, 34
+    cx = width / 2
+    svg = Svg(width, 0, title)
+    svg.heading(cx, 28, heading)
+    svg.text(cx, 58, f"input {fmt_shape(input_shape)}")
+    tops = svg.chain(cx, 58 + gap, w, h, gap, [step for step, _ in stages])
+    svg.arrow(cx, 64, cx, tops[0])
+    for top, (_, shape) in zip(tops, stages, strict=True):
+        svg.note(cx + 10, top + h + gap / 2 + 5, fmt_shape(shape), color=INK)
+    end = tops[-1] + h + gap
+    svg.arrow(cx, end - gap, cx, end - 4)
+    svg.text(cx, end + 28, footer, size=13, color=FAINT)
+    svg.height = round(end + 46)
+    svg.save(name)
+
+
+def densenet_bc_stages(
+    depth: int = 100, k: int = 12, theta: float = 0.5, size: int = 32, classes: int = 10
+) -> list[tuple[Step, Shape]]:
+    """DenseNet-BC for CIFAR as ``refimpl.densenet.densenet_bc_cifar`` builds it, with each stage's output shape.
+
+    Three dense blocks of n = (depth - 4) / 6 bottleneck layers, a 3x3 stem of 2k
+    channels, transitions that keep floor(theta * m) of m channels and halve H and W.
+    """
+    n = (depth - 4) // 6
+    c = 2 * k
+    stages = [(Step("3x3 conv", BLUE, sub=f"2k = {c} channels"), (c, size, size))]
+    for b in range(1, 4):
+        c_in, c = c, c + n * k
+        stages.append(
+            (Step(f"dense block {b}: {n} layers", GREEN, sub=f"{c_in} + {n} · {k} = {c} channels"), (c, size, size))
+        )
+        if b < 3:
+            m, c, size = c, math.floor(theta * c), size // 2
+            sub = f"⌊{theta} · {m}⌋ = {c} channels, H/2 × W/2"
+            stages.append((Step(f"transition {b}: 1x1 conv, 2x2 avg pool", ORANGE, sub=sub), (c, size, size)))
+    stages.append((Step("BN-ReLU, global average pool", GREY), (c,)))
+    stages.append((Step(f"linear, {classes}", BLUE), (classes,)))
+    return stages
+
+
+def densenet_bc() -> None:
+    depth, k = 100, 12
+    n = (depth - 4) // 6
+    weighted = 1 + 3 * n * 2 + 2 + 1  # stem, two convolutions per dense layer, transitions, classifier
+    assert weighted == depth
+    stage_figure(
+        "densenet-bc.svg",
+        f"DenseNet-BC (L = {depth}, k = {k}) for CIFAR, with the tensor shape after each stage",
+        f"DenseNet-BC for CIFAR (L = {depth}, k = {k}, θ = 0.5)",
+        (3, 32, 32),
+        densenet_bc_stages(depth, k),
+        f"L = 1 + 3 · 2 · {n} + 2 + 1 = {weighted} weighted layers",
+    )
+
+
+def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    """The height (or width) that a convolution or pooling window leaves."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def resnet_stages(
+    layers: Sequence[int] = (3, 4, 6, 3),
+    widths: Sequence[int] = (64, 128, 256, 512),
+    strides: Sequence[int] = (1, 2, 2, 2),
+    expansion: int = 4,
+    size: int = 224,
+    classes: int = 1000,
+) -> list[tuple[Step, Shape]]:
+    """A bottleneck ResNet as ``refimpl.resnet.ResNet`` builds it, with each stage's output shape."""
+    size = conv_out(size, 7, 2, 3)
+    stages = [(Step("7x7 conv, 64, stride 2", BLUE, sub="BN, ReLU"), (64, size, size))]
+    size = conv_out(size, 3, 2, 1)
+    stages.append((Step("3x3 max pool, stride 2", GREY), (64, size, size)))
+    for i, (n, w, s) in enumerate(zip(layers, widths, strides, strict=True), start=1):
+        size = conv_out(size, 3, s, 1)  # the first block's 3x3 convolution carries the stride
+        sub = f"1x1 {w}, 3x3 {w}, 1x1 {w * expansion}" + (f"; stride {s}" if s > 1 else "")
+        stages.append((Step(f"layer{i}: {n} bottleneck blocks", ORANGE, sub=sub), (w * expansion, size, size)))
+    stages.append((Step("global average pool", GREY), (widths[-1] * expansion,)))
+    stages.append((Step(f"fc, {classes}", BLUE), (classes,)))
+    return stages
+
+
+def resnet50_stages_figure() -> None:
+    layers = (3, 4, 6, 3)
+    weighted = 1 + 3 * sum(layers) + 1  # stem, three convolutions per bottleneck, fc
+    stage_figure(
+        "resnet-stages.svg",
+        "ResNet-50 stage by stage, with the tensor shape after each stage",
+        f"ResNet-{weighted} for ImageNet",
+        (3, 224, 224),
+        resnet_stages(layers),
+        f"1 + 3 · ({' + '.join(map(str, layers))}) + 1 = {weighted} weighted layers",
+    )
+
+
+def check_against_refimpl() -> None:
+    """Run refimpl's models on meta tensors and compare their shapes with the figures' (imports torch)."""
+    sys.path.insert(0, str(HERE.parents[1]))
+    import torch
+
+    from refimpl.densenet import densenet_bc_100
+    from refimpl.resnet import resnet50
+
+    def traced(model: torch.nn.Module, size: int, outputs: list[str], head: str) -> list[Shape]:
+        """The shapes (batch dimension dropped) leaving ``outputs``, entering and leaving ``head``, in order."""
+        seen: list[Shape] = []
+        modules = dict(model.named_modules())
+        for name in outputs:
+            modules[name].register_forward_hook(lambda _m, _i, out: seen.append(tuple(out.shape[1:])))
+        modules[head].register_forward_hook(
+            lambda _m, i, out: seen.extend([tuple(i[0].shape[1:]), tuple(out.shape[1:])])
+        )
+        model.eval()(torch.empty(1, 3, size, size))
+        return seen
+
+    blocks = ["conv0", "denseblock1", "transition1", "denseblock2", "transition2", "denseblock3"]
+    with torch.device("meta"):
+        cases = [
+            (
+                "densenet_bc_100",
+                densenet_bc_stages(),
+                traced(densenet_bc_100(), 32, [f"features.{b}" for b in blocks], "classifier"),
+            ),
+            (
+                "resnet50",
+                resnet_stages(),
+                traced(resnet50(), 224, ["relu", "maxpool", "layer1", "layer2", "layer3", "layer4"], "fc"),
+            ),
+        ]
+    for name, stages, seen in cases:
+        drawn = [shape for _, shape in stages]
+        assert seen == drawn, (name, seen, drawn)
+        print(f"{name}: the {len(seen)} shapes drawn are refimpl's")
+
+
+FIGURES = [residual_blocks, se_modules, dense_block, densenet_bc, resnet50_stages_figure]
+
 if __name__ == "__main__":
-    residual_blocks()
-    se_modules()
+    for figure in FIGURES:
+        figure()
+    if "--check" in sys.argv[1:]:
+        check_against_refimpl()
