@@ -14,6 +14,7 @@ are narrow and tall: the pages scale images down to the width of a phone.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sys
@@ -32,9 +33,13 @@ Shape = tuple[int, ...]
 _SUBSCRIPT = re.compile(r"_\{([^}]*)\}")
 
 
+def _escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;")
+
+
 def _markup(s: str, size: int) -> str:
     """Escape ``s`` for SVG and draw ``_{...}`` as a subscript."""
-    parts = _SUBSCRIPT.split(s.replace("&", "&amp;").replace("<", "&lt;"))
+    parts = _SUBSCRIPT.split(_escape(s))
     shift, small = round(size * 0.3), round(size * 0.8)
     out = [parts[0]]
     for sub, rest in zip(parts[1::2], parts[2::2], strict=True):
@@ -42,6 +47,10 @@ def _markup(s: str, size: int) -> str:
         if rest:
             out.append(f'<tspan dy="-{shift}">{rest}</tspan>')
     return "".join(out)
+
+
+def superscript(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def fmt_shape(shape: Shape) -> str:
@@ -176,7 +185,7 @@ class Svg:
                 f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" '
                 f'height="{h}" font-family="sans-serif" font-size="14">'
             ),
-            f"<title>{self.title}</title>",
+            f"<title>{_escape(self.title)}</title>",
             '<rect width="100%" height="100%" fill="#ffffff" rx="8"/>',
         ]
         (HERE / name).write_text("\n".join([*head, *self.parts, "</svg>"]) + "\n")
@@ -194,7 +203,7 @@ def residual_column(
     svg.arrow(cx, top, cx, y)
     for i, (label, fill) in enumerate(layers):
         svg.box(x, y, bw, bh, label, fill)
-        svg.text(cx + 8, y + bh + 17, notes[i], size=12, color=FAINT, anchor="start")
+        svg.text(cx + 8, y + bh + 17, notes[i], size=13, color=FAINT, anchor="start")
         if i < len(layers) - 1:
             svg.arrow(cx, y + bh, cx, y + bh + gap)
         y += bh + gap
@@ -244,7 +253,7 @@ def se_modules() -> None:
         svg.text(cx, 52, "x", color=FAINT)
         svg.arrow(cx, 58, cx, 74)
         svg.box(x, 74, bw, bh, first, BLUE)
-        svg.text(cx + 8, 124, "U: C x H x W", size=12, color=FAINT, anchor="start")
+        svg.text(cx + 8, 124, "U: C x H x W", size=13, color=FAINT, anchor="start")
         ys = [134, 184, 234, 284, 334]
         labels = [
             ("global avg pool  (squeeze)", GREEN),
@@ -261,7 +270,7 @@ def se_modules() -> None:
         scale_y = 392
         svg.arrow(cx, ys[-1] + bh - 6, cx, scale_y - 13)
         svg.op(cx, scale_y, "×")
-        svg.text(cx + 18, scale_y - 16, "scale: 1 x 1 x C gates", size=12, color=FAINT, anchor="start")
+        svg.text(cx + 18, scale_y - 16, "scale: 1 x 1 x C gates", size=13, color=FAINT, anchor="start")
         # U goes around the SE branch to the scaling
         svg.path(f"M{x + 6},{106} V{scale_y} H{cx - 15}", color="#777")
         out_y = scale_y + 13
@@ -285,6 +294,7 @@ def dense_block(layers: int = 4, example: tuple[int, int, float] = (24, 12, 0.5)
     svg.heading(240, 28, f"Dense block ({layers} layers, growth rate k) + transition")
     left, w, cx = 128, 232, 244  # the boxes H_l; the feature maps x_l are narrower, on the same centre
     fw, fh, hh, gap = 120, 28, 46, 18
+    assert layers < len(LANES), "one colour per feature map"
     lane_x = [30 + 20 * i for i in range(layers)]  # x_0 the outermost lane: it goes furthest
     right = left + w + 12
 
@@ -336,6 +346,102 @@ def dense_block(layers: int = 4, example: tuple[int, int, float] = (24, 12, 0.5)
     svg.note(240, y + 54, example_line, anchor="middle")
     svg.height = round(y + 72)
     svg.save("dense-block.svg")
+
+
+# ----------------------------------------------------------------------------- unraveled view
+def unraveled_view(blocks: int = 3) -> None:
+    """Veit et al. (arXiv:1605.06431): n residual blocks unravel into 2^n paths, C(n, k) of them through k blocks."""
+    paths = 2**blocks
+    svg = Svg(560, 0, f"The unraveled view of a ResNet of {blocks} blocks: {paths} paths from input to output")
+    rows = [82 + 110 * i for i in range(blocks + 1)]  # y of y_0 ... y_n, shared by both views
+    # left: the stacked view, skips on the left
+    cx, bw, bh, lane = 120, 100, 34, 46
+    svg.heading(140, 28, "stacked view")
+    svg.text(cx, rows[0] + 5, "y_{0} = x_{0}")
+    for i in range(1, blocks + 1):
+        top, start = rows[i - 1] + 30, rows[i - 1] + (10 if i == 1 else 13)
+        svg.arrow(cx, start, cx, top)
+        svg.box(cx - bw / 2, top, bw, bh, f"f_{{{i}}}", BLUE)
+        svg.arrow(cx, top + bh, cx, rows[i] - 13)
+        svg.op(cx, rows[i], "+")
+        svg.path(f"M{cx},{start + 6} H{lane} V{rows[i]} H{cx - 15}")
+        svg.note(cx + 20, rows[i] + 5, f"y_{{{i}}} = y_{{{i - 1}}} + f_{{{i}}}(y_{{{i - 1}}})", color=INK)
+    svg.arrow(cx, rows[-1] + 13, cx, rows[-1] + 40)
+    svg.text(cx, rows[-1] + 58, f"y_{{{blocks}}}")
+    # right: a lattice whose node (i, k) counts the paths through k of the first i blocks: C(i, k)
+    cols = [318 + 64 * k for k in range(blocks + 1)]
+    svg.heading((cols[0] + cols[-1]) / 2, 28, f"unraveled view: 2{superscript(blocks)} = {paths} paths")
+    r = 15
+    for i in range(1, blocks + 1):
+        for k in range(i):
+            x, y = cols[k], rows[i - 1]
+            svg.arrow(x, y + r, x, rows[i] - r, color=SKIP, dash="5 4")
+            dx, dy = cols[k + 1] - x, rows[i] - y
+            norm = math.hypot(dx, dy)
+            svg.arrow(x + dx * r / norm, y + dy * r / norm, cols[k + 1] - dx * r / norm, rows[i] - dy * r / norm)
+            svg.text(x + dx / 2 + 12, y + dy / 2 + 2, f"f_{{{i}}}", halo=True)
+    for i, y in enumerate(rows):
+        for k in range(i + 1):
+            line, fill = LANES[k]
+            svg.node(cols[k], y, str(math.comb(i, k)), fill, stroke=line)
+    # under the last row: each path by the blocks it goes through
+    y = rows[-1] + 38
+    for k, x in enumerate(cols):
+        count = math.comb(blocks, k)
+        svg.text(x, y, f"length {k}", size=13, color=LANES[k][0], font_weight="bold")
+        svg.text(x, y + 18, f"{count} path{'s' if count > 1 else ''}", size=13, color=FAINT)
+        for n, combo in enumerate(itertools.combinations(range(1, blocks + 1), k)):
+            name = "→".join(f"f_{{{b}}}" for b in combo) or "identity"
+            svg.text(x, y + 40 + 18 * n, name, size=13)
+    counts = " + ".join(str(math.comb(blocks, k)) for k in range(blocks + 1))
+    legend_y = y + 40 + 18 * math.comb(blocks, blocks // 2) + 20
+    svg.note(280, legend_y, f"paths of length k: C({blocks}, k), binomial; {counts} = {paths}", anchor="middle")
+    svg.note(
+        295, legend_y + 20, "circle: paths reaching it · dashed: block skipped · f_{i}: block taken", anchor="middle"
+    )
+    svg.height = round(legend_y + 38)
+    svg.save("unraveled-view.svg")
+
+
+# ----------------------------------------------------------------------------- pre-activation
+def preact_blocks() -> None:
+    """He et al. 2015 against He et al. 2016 (arXiv:1603.05027): where the ReLU sits decides whether the shortcut is an identity."""
+    svg = Svg(530, 0, "The original residual block and the pre-activation block, whose shortcut is a clean identity")
+    bw, bh, gap, top = 150, 30, 16, 112
+    conv, bn, relu = Step("3x3 conv", BLUE), Step("BN", GREEN), Step("ReLU", GREY)
+    plus = top + 6 * (bh + gap) + 12  # six boxes in either column: the original's last ReLU comes after the addition
+    out = plus + 13 + 2 * gap + bh
+    for x, heading, cite, steps, relu_after in (
+        (30, "original block", "He et al. 2015", [conv, bn, relu, conv, bn], True),
+        (290, "pre-activation block", "He et al. 2016", [bn, relu, conv, bn, relu, conv], False),
+    ):
+        cx, side = x + bw / 2, x + bw + 30
+        svg.heading(x + (bw + 36) / 2, 28, heading, cite)
+        svg.text(cx, 84, "x_{l}")
+        tops = svg.chain(cx, top, bw, bh, gap, steps)
+        svg.arrow(cx, 90, cx, top)
+        svg.arrow(cx, tops[-1] + bh, cx, plus - 13)
+        svg.op(cx, plus, "+")
+        svg.path(f"M{cx},{98} H{side} V{plus} H{cx + 15}")
+        mid = (98 + plus) / 2
+        svg.text(side + 6, mid, "identity x_{l}", size=13, color=SKIP, transform=f"rotate(90 {side + 6} {mid})")
+        if relu_after:
+            svg.arrow(cx, plus + 13, cx, plus + 13 + gap, color=RED)
+            svg.box(x, plus + 13 + gap, bw, bh, "ReLU", RED_FILL, stroke=RED, stroke_width=2)
+            svg.arrow(cx, plus + 13 + gap + bh, cx, out)
+            svg.note(x + bw + 8, plus + 13 + gap + 11, "breaks the", color=RED)
+            svg.note(x + bw + 8, plus + 13 + gap + 28, "identity path", color=RED)
+            equation, then = "x_{l+1} = ReLU(x_{l} + F(x_{l}))", "the shortcut passes a ReLU"
+        else:
+            svg.arrow(cx, plus + 13, cx, out, color=SKIP, width=2)
+            svg.note(cx + 10, plus + 13 + gap + 11, "nothing after the +:", color=SKIP)
+            svg.note(cx + 10, plus + 13 + gap + 28, "a clean identity", color=SKIP)
+            equation, then = "x_{l+1} = x_{l} + F(x_{l})", "x_{L} = x_{l} + sum of F(x_{i}), l ≤ i < L"
+        svg.text(cx, out + 20, "x_{l+1}")
+        svg.text(x + (bw + 36) / 2, out + 52, equation)
+        svg.text(x + (bw + 36) / 2, out + 72, then, size=13, color=FAINT)
+    svg.height = round(out + 92)
+    svg.save("preact-blocks.svg")
 
 
 # ----------------------------------------------------------------------------- networks, stage by stage
@@ -479,7 +585,7 @@ def check_against_refimpl() -> None:
         print(f"{name}: the {len(seen)} shapes drawn are refimpl's")
 
 
-FIGURES = [residual_blocks, se_modules, dense_block, densenet_bc, resnet50_stages_figure]
+FIGURES = [residual_blocks, se_modules, preact_blocks, unraveled_view, dense_block, densenet_bc, resnet50_stages_figure]
 
 if __name__ == "__main__":
     for figure in FIGURES:
