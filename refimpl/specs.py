@@ -13,7 +13,7 @@ family, see CONTRIBUTING.md.
 
 from __future__ import annotations
 
-from refimpl import densenet, resnet, senet
+from refimpl import densenet, preact_resnet, resnet, senet
 from refimpl.tools.modelspec import ModelSpec, Reference, timm_preprocessing
 
 __all__ = ["SPECS"]
@@ -78,6 +78,51 @@ _specs += [
         TIMM("seresnext50_32x4d"),
         hub_weights=SEX50,
         **IMAGENET,
+    ),
+]
+
+# Pre-activation ResNets. ImageNet: timm's resnetv2_50/101 (keys renamed by the model file's adapter; timm's
+# classifier is a 1x1 convolution, ours nn.Linear: outputs agree to float32 rounding). Named preact_resnet*, not
+# resnetv2_*: "v2" would read as torchvision's IMAGENET1K_V2 weights, and the CIFAR models share the prefix.
+# timm's a1h_in1k checkpoints normalise with mean = std = 0.5.
+PA = {**IMAGENET, "adapt_state_dict": preact_resnet.rename_timm_keys}
+A1H = {"a1h_in1k": timm_preprocessing(224, 0.95, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))}
+# He et al. 2016 (arXiv:1603.05027), table 4 on CIFAR: 1.7M for ResNet-164 and for ResNet-110 (the original unit;
+# the pre-activation one has as many weights), 10.2M for ResNet-1001, a count without BN's parameters (10.3M with)
+HE16_T4 = "He et al. 2016, table 4"
+PRE, PRE_CIFAR = "Pre-act ResNet", "CIFAR pre-act ResNet"
+_specs += [
+    ModelSpec(
+        "preact_resnet50",
+        preact_resnet.preact_resnet50,
+        "preact_resnet",
+        PRE,
+        TIMM("resnetv2_50", exact=False),
+        hub_weights=A1H,
+        **PA,
+    ),
+    ModelSpec(
+        "preact_resnet101",
+        preact_resnet.preact_resnet101,
+        "preact_resnet",
+        PRE,
+        TIMM("resnetv2_101", exact=False),
+        hub_weights=A1H,
+        **PA,
+    ),
+    ModelSpec(
+        "preact_resnet110", preact_resnet.preact_resnet110, "preact_resnet", PRE_CIFAR, PAPER(HE16_T4, "1.7"), **CIFAR
+    ),
+    ModelSpec(
+        "preact_resnet164", preact_resnet.preact_resnet164, "preact_resnet", PRE_CIFAR, PAPER(HE16_T4, "1.7"), **CIFAR
+    ),
+    ModelSpec(
+        "preact_resnet1001",
+        preact_resnet.preact_resnet1001,
+        "preact_resnet",
+        PRE_CIFAR,
+        PAPER(HE16_T4, "10.2", counts_norm=False),
+        **CIFAR,
     ),
 ]
 

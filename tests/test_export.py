@@ -58,6 +58,8 @@ DEFAULT_EXPORT_MODELS = _first_per_label()
 ONNX_UNDER_MARKER = {
     "densenet121": "the layers of densenet_bc_100, after a stem as ResNet's",
     "se_resnext50_32x4d": "the blocks of se_resnet18 and resnext50_32x4d combined",
+    "preact_resnet50": "resnet50's layers (convolution, BN, ReLU, addition) in another order",
+    "preact_resnet110": "resnet20's layers, option-A shortcut included, in another order",
 }
 #: (model, path) -> why that export cannot work; each becomes a strict xfail, so a fix is noticed. None today.
 UNSUPPORTED: dict[tuple[str, str], str] = {}

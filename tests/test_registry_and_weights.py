@@ -12,7 +12,7 @@ import timm
 import timm.data
 import torch
 import torchvision
-from helpers import HUB_WEIGHTS_MODELS, TORCHVISION_REFERENCE_MODELS
+from helpers import HUB_WEIGHTS_MODELS, ROUNDING, TORCHVISION_REFERENCE_MODELS
 from PIL import Image
 from timm.models import get_pretrained_cfg
 from torch import nn
@@ -20,6 +20,7 @@ from torch import nn
 import refimpl
 from refimpl import create_model, get_spec, list_models, preprocessing
 from refimpl.specs import SPECS
+from refimpl.tools.verify import randomize_batch_norms
 from refimpl.tools.weights import WeightsUnavailableError, available_weights, cache_path, hub_weights, resolve_weights
 
 
@@ -201,6 +202,25 @@ def test_cached_checkpoint_loads_without_network(tmp_path, monkeypatch) -> None:
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
     assert model.preprocessing == refimpl.Preprocessing(crop_size=224, resize_size=256)
+
+
+@pytest.mark.parametrize("name", HUB_WEIGHTS_MODELS)
+def test_a_cached_hub_checkpoint_loads_and_gives_timms_outputs(name: str, tmp_path, monkeypatch) -> None:
+    """timm's state dict, as its checkpoint file holds it, loads through the spec's ``adapt_state_dict``."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    spec = get_spec(name)
+    reference = randomize_batch_norms(timm.create_model(spec.reference.name)).eval()
+    path = cache_path(resolve_weights(spec, "DEFAULT"))
+    os.makedirs(os.path.dirname(path))
+    torch.save(reference.state_dict(), path)
+
+    model = create_model(name, weights="DEFAULT").eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = reference(x)
+        tolerance = 0.0 if spec.reference.exact else ROUNDING * expected.abs().max().item()
+        torch.testing.assert_close(model(x), expected, rtol=0, atol=tolerance)
+    assert model.preprocessing == next(iter(spec.hub_weights.values()))  # the default checkpoint's
 
 
 @pytest.mark.parametrize("name", _first_per_classifier(TORCHVISION_REFERENCE_MODELS))

@@ -53,7 +53,7 @@ from refimpl.tools.inspection import (
 )
 from refimpl.tools.modelspec import ModelSpec
 from refimpl.tools.results import read_result
-from refimpl.tools.verify import paper_params_match
+from refimpl.tools.verify import paper_count, paper_params_match
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "docs" / "notebooks"
@@ -166,8 +166,10 @@ def paper_table(family: str) -> str:
     rows = []
     for row in _select(family, model_reference=False):
         ref = row.spec.reference
-        ok = "✓" if paper_params_match(row.params, ref.params or "") else "✗"
-        rows.append([f"`{row.spec.name}`", f"{row.params:,}", f"{ref.params}M", ok, f"{row.macs / 1e6:.1f}", ref.name])
+        counted = paper_count(_meta(row.spec), ref)  # as the paper counts: with BN's parameters, or without
+        ok = "✓" if paper_params_match(counted, ref.params or "") else "✗"
+        params = f"{row.params:,}" + ("" if ref.counts_norm else f" ({counted:,} without BN)")
+        rows.append([f"`{row.spec.name}`", params, f"{ref.params}M", ok, f"{row.macs / 1e6:.1f}", ref.name])
     if not rows:
         raise PluginError(f"no model of family {family!r} is verified against a paper's table")
     header = ["model", "parameters", "paper", "rounds to paper", "MMACs (32²)", "source"]

@@ -16,7 +16,7 @@ from torch import nn
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ModelSpec", "Preprocessing", "Reference", "timm_preprocessing"]
 
-#: the channel statistics of ImageNet's training set, in [0, 1] units, used by every checkpoint here
+#: the channel statistics of ImageNet's training set, in [0, 1] units, used by most checkpoints here
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -38,12 +38,22 @@ class Reference:
         compare_outputs: ``False`` where the reference computes a slightly
             different function, so that only the parameter counts are compared
             (``verify`` then says so).
+        exact: ``False`` where the reference computes the same function with
+            other kernels (timm's ``resnetv2_50`` classifies with a 1x1
+            convolution, refimpl with ``nn.Linear``), so that outputs,
+            gradients and statistics agree to float32 rounding, not bit for bit.
+        counts_norm: for a paper, whether its parameter count includes the
+            normalisation layers' scales and shifts; ``False`` where it counts
+            only convolution and fully connected weights (He et al. 2016's
+            ResNet-1001: 10.2M without BN, 10.3M with it).
     """
 
     source: Literal["torchvision", "timm", "paper"]
     name: str
     params: str | None = None
     compare_outputs: bool = True
+    exact: bool = True
+    counts_norm: bool = True
 
     @classmethod
     def torchvision(cls, name: str) -> Reference:
@@ -51,14 +61,14 @@ class Reference:
         return cls("torchvision", name)
 
     @classmethod
-    def timm(cls, name: str, compare_outputs: bool = True) -> Reference:
+    def timm(cls, name: str, compare_outputs: bool = True, exact: bool = True) -> Reference:
         """timm's ``name`` model."""
-        return cls("timm", name, compare_outputs=compare_outputs)
+        return cls("timm", name, compare_outputs=compare_outputs, exact=exact)
 
     @classmethod
-    def paper(cls, table: str, params: str) -> Reference:
+    def paper(cls, table: str, params: str, counts_norm: bool = True) -> Reference:
         """A paper's ``table``, which gives the parameter count ``params`` in millions."""
-        return cls("paper", table, params=params)
+        return cls("paper", table, params=params, counts_norm=counts_norm)
 
     @property
     def is_model(self) -> bool:
@@ -113,14 +123,21 @@ class Preprocessing:
         )
 
 
-def timm_preprocessing(crop_size: int, crop_pct: float) -> Preprocessing:
+def timm_preprocessing(
+    crop_size: int,
+    crop_pct: float,
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+) -> Preprocessing:
     """timm's evaluation transform for an ImageNet checkpoint: bicubic, resize to floor(crop / crop_pct).
 
     Args:
         crop_size: timm's ``input_size`` side.
         crop_pct: timm's ``crop_pct``, the fraction of the resized image the crop keeps.
+        mean: timm's ``mean`` (ImageNet's statistics for most checkpoints; (0.5, 0.5, 0.5) for some).
+        std: timm's ``std``.
     """
-    return Preprocessing(crop_size, math.floor(crop_size / crop_pct), "bicubic")
+    return Preprocessing(crop_size, math.floor(crop_size / crop_pct), "bicubic", mean, std)
 
 
 @dataclass(frozen=True)
@@ -130,7 +147,7 @@ class ModelSpec:
     Args:
         name: the registry name, equal to the builder's name.
         builder: the keyword builder in the model's file.
-        family: the model file the builder lives in (``"resnet"``, ``"densenet"``, ``"senet"``).
+        family: the model file the builder lives in (``"resnet"``, ``"densenet"``, ...).
         label: the architecture as tables show it ("ResNet", "ResNeXt", "CIFAR ResNet", ...).
         reference: what the model is verified against.
         input_size: the image side the model is built for (224 or 32).
@@ -142,8 +159,11 @@ class ModelSpec:
             Hugging Face hub), tag -> the preprocessing they expect; the first is
             ``"DEFAULT"``. Empty where the checkpoints are torchvision's: those are
             found through ``reference`` and carry their own preprocessing.
-        adapt_state_dict: applied to a published checkpoint before it is loaded,
-            for checkpoints whose keys predate the current names (DenseNet).
+        adapt_state_dict: applied to a published checkpoint, and to the
+            reference's ``state_dict`` in verification, before it is loaded:
+            a checkpoint adapter from the model file, for keys that predate the
+            current names (DenseNet) or that the model file names otherwise
+            (timm's ``resnetv2``). Keys already in the model's names pass unchanged.
     """
 
     name: str

@@ -1,7 +1,8 @@
 """Verification against an independent reference.
 
 For a torchvision (or timm) reference: build the reference with random
-weights, load its ``state_dict`` into the refimpl model with ``strict=True``,
+weights, load its ``state_dict`` (through the spec's ``adapt_state_dict``, if
+any) into the refimpl model with ``strict=True``,
 and compare parameter counts and outputs in eval mode (running statistics)
 and in train mode (batch statistics). For a paper reference: compare the
 parameter count with the paper's table at the paper's precision. Where the
@@ -18,10 +19,17 @@ import torch
 from torch import nn
 
 from refimpl.tools.inspection import count_parameters
-from refimpl.tools.modelspec import ModelSpec
+from refimpl.tools.modelspec import ModelSpec, Reference
 from refimpl.tools.registry import get_spec
 
-__all__ = ["Verification", "paper_params_match", "randomize_batch_norms", "reference_model", "verify"]
+__all__ = [
+    "Verification",
+    "paper_count",
+    "paper_params_match",
+    "randomize_batch_norms",
+    "reference_model",
+    "verify",
+]
 
 #: outputs may differ by this much relative to their scale (they are equal in practice)
 RTOL = 1e-5
@@ -34,7 +42,7 @@ class Verification:
     Args:
         name: the model verified.
         reference: what it was verified against, in words.
-        params: refimpl's parameter count.
+        params: refimpl's parameter count (for a paper, counted as the paper counts).
         reference_params: the reference's count ("0.27M" style for a paper table).
         max_abs_diff: the largest output difference over eval and train mode,
             or ``None`` when there are no reference outputs.
@@ -62,6 +70,19 @@ def paper_params_match(params: int, paper: str) -> bool:
     """Whether ``params`` rounds to the paper's figure in millions, at the paper's precision."""
     decimals = len(paper.partition(".")[2])
     return f"{params / 1e6:.{decimals}f}" == paper
+
+
+def paper_count(model: nn.Module, reference: Reference) -> int:
+    """The parameters of ``model`` counted as the paper of ``reference`` counts them.
+
+    All of them, or (``reference.counts_norm`` false) all but the scales and
+    shifts of the normalisation layers.
+    """
+    if reference.counts_norm:
+        return count_parameters(model)
+    norms = (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
+    in_norms = sum(p.numel() for m in model.modules() if isinstance(m, norms) for p in m.parameters(recurse=False))
+    return count_parameters(model) - in_norms
 
 
 def randomize_batch_norms(model: nn.Module) -> nn.Module:
@@ -114,9 +135,11 @@ def verify(name: str | ModelSpec, image_size: int | None = None, batch_size: int
     torch.manual_seed(seed)
     if not ref.is_model:
         assert ref.params is not None
-        params = count_parameters(spec.builder())
+        params = paper_count(spec.builder(), ref)
         ok = paper_params_match(params, ref.params)
         detail = "" if ok else "parameter count does not round to the paper's"
+        if not ref.counts_norm:
+            detail = ", ".join(filter(None, [detail, "counted without normalisation layers, as the paper counts"]))
         return Verification(name, ref.name, params, f"{ref.params}M", None, "ok" if ok else "FAIL", detail)
 
     reference = reference_model(spec)
@@ -128,7 +151,10 @@ def verify(name: str | ModelSpec, image_size: int | None = None, batch_size: int
         return Verification(name, str(ref), params, f"{ref_params:,}", None, "FAIL", "parameter counts differ")
     if not ref.compare_outputs:  # no output comparison was made, and the result must not suggest one
         return Verification(name, str(ref), params, f"{ref_params:,}", None, "ok", "parameter count only")
-    ours.load_state_dict(reference.state_dict(), strict=True)
+    state_dict = reference.state_dict()
+    ours.load_state_dict(
+        state_dict if spec.adapt_state_dict is None else spec.adapt_state_dict(state_dict), strict=True
+    )
 
     size = image_size or spec.input_size
     worst, scale = 0.0, 0.0
