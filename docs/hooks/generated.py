@@ -383,16 +383,16 @@ def _section_lines(path: Path, section: str) -> tuple[int, int]:
     return marks["start"] + 1, marks["end"] - 1
 
 
-def _caption(embeds: list[tuple[str, str | None]], base: str) -> str:
-    """One line of HTML under a code block: each embedded file, linked at its lines."""
+def _caption(embeds: list[tuple[str, str | None]], base: str) -> list[str]:
+    """A paragraph of Markdown under a code block: each embedded file, linked at its lines."""
     links = []
     for path, section in dict.fromkeys(embeds):
         url, where = f"{base}{path}", ""
         if section:
             first, last = _section_lines(ROOT / path, section)
             url, where = f"{url}#L{first}-L{last}", f", lines {first}–{last}"
-        links.append(f'<a href="{html.escape(url)}"><code>{html.escape(path)}</code>{where}</a>')
-    return f'<p class="source-link">Source: {"; ".join(links)}</p>'
+        links.append(f"[`{path}`{where}]({url})")
+    return [f"Source: {'; '.join(links)}", "{: .source-link }"]
 
 
 def link_sources(markdown: str, base: str) -> str:
@@ -412,7 +412,7 @@ def link_sources(markdown: str, base: str) -> str:
         elif opened and opened.group("fence").startswith(fence.group("fence")) and not line[opened.end() :].strip():
             if embeds:
                 indent = fence.group("indent")
-                out += ["", indent + _caption(embeds, base)]
+                out += ["", *(indent + line for line in _caption(embeds, base))]
             fence = None
     return "\n".join(out)
 
