@@ -67,7 +67,7 @@ def test_generated_parameter_counts_appear(site: Path) -> None:
 
 LOADS = re.compile(
     r"""<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']"""
-    r"""|<link\b[^>]*?\bhref\s*=\s*["']([^"']+)["']"""
+    r"""|<link\b(?![^>]*\brel=["']?(?:canonical|alternate)\b)[^>]*?\bhref\s*=\s*["']([^"']+)["']"""
     r"""|url\(\s*["']?([^"')\s]+)|@import\s+["']([^"']+)["']"""
 )
 
@@ -175,3 +175,218 @@ def test_model_zoo_notebook_folds_every_model(site: Path) -> None:
     html = (site / "notebooks" / "model_zoo" / "index.html").read_text()
     folded = re.findall(r"<details><summary><code>(\w+)</code>", html)
     assert folded == list_models()
+
+
+# --- the site for readers: code within reach, MathJax where needed, a working 404, layout ---------------------------
+
+REPO_URL = re.search(r"^repo_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE).group(1).rstrip("/")
+SITE_URL = re.search(r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE).group(1)
+EMBED = re.compile(r"""^[ \t]*-+8<-+[ \t]+["']([^"':]+)(?::[\w-]+)?["']""", re.MULTILINE)
+HREF = re.compile(r"""\bhref=["']([^"']+)["']""")
+
+
+def _page_of(src: Path, site: Path) -> Path:
+    rel = src.relative_to(ROOT / "docs").with_suffix("")
+    return site / "index.html" if rel.name == "index" else site / rel / "index.html"
+
+
+def test_every_embedded_code_block_links_to_its_source(site: Path) -> None:
+    """Each file a page embeds with snippets is linked under its block, at the embedded section's lines."""
+    pages = [p for p in (ROOT / "docs").glob("*.md") if EMBED.search(p.read_text())]
+    assert pages, "no page embeds code any more, or the pattern no longer finds it"
+    for src in pages:
+        html = _page_of(src, site).read_text()
+        captions = re.findall(r'<p class="source-link">([\s\S]*?)</p>', html)
+        blocks = len(re.findall(r"^[ \t]*(?:```|~~~)[^\n]*\n(?:[ \t]*-+8<-+[^\n]*\n)+", src.read_text(), re.MULTILINE))
+        assert len(captions) == blocks, f"{src.name}: {blocks} embedding blocks, {len(captions)} source links"
+        linked = {url for caption in captions for url in HREF.findall(caption)}
+        for path in set(EMBED.findall(src.read_text())):
+            urls = [u for u in linked if u.split("#")[0] == f"{REPO_URL}/blob/main/{path}"]
+            assert urls, f"{src.name} embeds {path} without a link to it"
+            lines = (ROOT / path).read_text().splitlines()
+            for url in urls:
+                first, last = map(int, re.fullmatch(r".*#L(\d+)-L(\d+)", url).groups())
+                assert "[start:" in lines[first - 2] and "[end:" in lines[last], f"{url}: not a snippet section"
+
+
+def test_links_to_the_repository_name_files_that_exist(site: Path) -> None:
+    for path in [*_pages(site), site / "404.html"]:
+        for url in HREF.findall(path.read_text()):
+            if url.startswith((f"{REPO_URL}/blob/main/", f"{REPO_URL}/tree/main/")):
+                target = url.split("#")[0].split("/main/", 1)[1]
+                assert (ROOT / target).exists(), f"{path.relative_to(site)} links to {url}, not in the repository"
+
+
+def test_home_page_links_the_model_files_and_introduces_the_notes(site: Path) -> None:
+    html = (site / "index.html").read_text()
+    for name in ("resnet.py", "densenet.py", "senet.py"):
+        assert f'href="{REPO_URL}/blob/main/refimpl/{name}"' in html
+    assert 'id="the-lecture-notes"' in html
+    assert "패스트 캠퍼스, 한번에 끝내는 컴퓨터비전 초격차 패키지" in _text(html)
+
+
+def test_mentions_of_the_lecture_notes_link_to_their_introduction(site: Path) -> None:
+    """A page whose text mentions the notes links to the home page's introduction of them."""
+    for src in sorted((ROOT / "docs").glob("*.md")):
+        if src.name != "index.md" and "lecture notes" in src.read_text():
+            html = _page_of(src, site).read_text()
+            assert re.search(r'href="(\.\./)+#the-lecture-notes"', html), f"{src.name}: the notes are not linked"
+
+
+def test_notebook_pages_link_their_source_and_a_notebook_to_download(site: Path) -> None:
+    import json
+
+    for page in sorted((site / "notebooks").glob("*/index.html")):
+        name = page.parent.name
+        links = re.search(r'<p class="notebook-links">([\s\S]*?)</p>', page.read_text())
+        assert links, f"{name}: no links to its source"
+        urls = HREF.findall(links.group(1))
+        assert f"{REPO_URL}/blob/main/docs/notebooks/{name}.py" in urls
+        assert f"{name}.ipynb" in urls
+        notebook = json.loads((page.parent / f"{name}.ipynb").read_text())
+        assert notebook["nbformat"] == 4
+        assert [c["cell_type"] for c in notebook["cells"]].count("code") >= 2
+
+
+MATHJAX = re.compile(r"""<script\b[^>]*\bsrc=["'][^"']*tex-chtml\.js["']""")
+
+
+def test_mathjax_only_on_pages_with_math(site: Path) -> None:
+    for path in _pages(site):
+        html = path.read_text()
+        assert bool(MATHJAX.search(html)) == _expects_math(html), f"{path.parent.relative_to(site)}"
+    assert not MATHJAX.search((site / "index.html").read_text())  # no math on the home page
+    assert not MATHJAX.search((site / "elsewhere" / "index.html").read_text())
+    assert MATHJAX.search((site / "resnet" / "index.html").read_text())
+    assert MATHJAX.search((site / "notebooks" / "quick_tour" / "index.html").read_text())
+
+
+def test_the_404_page_loads_its_assets_from_the_site_root(site: Path) -> None:
+    """GitHub Pages serves 404.html at any depth: its assets must be absolute, under site_url's path, and exist."""
+    html = (site / "404.html").read_text()
+    prefix = urlparse(SITE_URL).path
+    assets = [next(g for g in groups if g) for groups in LOADS.findall(html)]
+    local = [u for u in assets if not u.startswith(("http:", "https:", "//", "data:", "#"))]
+    assert len(local) >= 3, local
+    for url in local:
+        assert url.startswith(prefix), f"404.html loads {url}, which resolves differently at each depth"
+        assert (site / url.removeprefix(prefix).split("?")[0]).is_file(), f"404.html loads {url}, which is missing"
+    assert "Page not found" in _text(html)
+
+
+def test_pages_show_no_internal_goals(site: Path) -> None:
+    """Readers see measured figures and published ones, never the project's own targets."""
+    for path in _pages(site):
+        if "notebooks" in path.parts:
+            continue
+        text = _text(path.read_text())
+        assert not re.search(r"\b(goals?|meets goal|limit is)\b", text, re.IGNORECASE), path.parent.name
+
+
+def test_api_blocks_only_on_the_api_page(site: Path) -> None:
+    for path in _pages(site):
+        blocks = len(re.findall(r'class="doc doc-object', path.read_text()))
+        assert (blocks > 0) == (path.parent.name == "api"), f"{path.parent.relative_to(site)}: {blocks} API blocks"
+
+
+# elements of the article that reach past the screen's right edge, other than inside a box that scrolls
+# or clips them (Material hides the page's own horizontal overflow, so the page's width says nothing)
+OVERFLOWING = """() => {
+    const edge = document.documentElement.clientWidth + 1, out = [];
+    for (const e of document.querySelectorAll('.md-content *')) {
+        if (e.getBoundingClientRect().right <= edge) continue;
+        let p = e.parentElement, contained = false;
+        for (; p && !p.classList.contains('md-content'); p = p.parentElement) {
+            if (getComputedStyle(p).overflowX !== 'visible' && p.getBoundingClientRect().right <= edge) {
+                contained = true;
+                break;
+            }
+        }
+        if (!contained) out.push(e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ')[0] : ''));
+    }
+    return out.slice(0, 5);
+}"""
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
+def test_layout_on_a_laptop_and_a_phone(site: Path, server: str) -> None:
+    """At 1366 px the wide tables fit; at 390 px no page scrolls sideways and plots take the column's width."""
+    from playwright.sync_api import sync_playwright
+
+    fits = """(text) => {
+        const table = Array.from(document.querySelectorAll('.md-content table')).find(t => t.textContent.includes(text));
+        if (table === undefined) return false;
+        const wrap = table.closest('.md-typeset__scrollwrap') || table.parentElement;  // what would scroll
+        return wrap.scrollWidth <= wrap.clientWidth + 1 && table.scrollWidth <= table.clientWidth + 1;
+    }"""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        wide = browser.new_page(viewport={"width": 1366, "height": 768})
+        wide.goto(f"{server}/", wait_until="load")
+        assert wide.evaluate(fits, "top-1 V2"), "the model zoo table scrolls at 1366 px"
+        wide.goto(f"{server}/densenet/", wait_until="load")
+        assert wide.evaluate(fits, "time ratio"), "the DenseNet memory table scrolls at 1366 px"
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        for path in _pages(site):
+            rel = path.parent.relative_to(site).as_posix()
+            phone.goto(f"{server}/{rel}/" if rel != "." else f"{server}/", wait_until="load")
+            sticking_out = phone.evaluate(OVERFLOWING)
+            assert not sticking_out, f"{rel}: at 390 px these stick out of the screen: {sticking_out}"
+            plots = phone.evaluate(
+                """() => Array.from(document.querySelectorAll('.jupyter-wrapper img'), i =>
+                    [i.getBoundingClientRect().width, i.closest('.jupyter-wrapper').getBoundingClientRect().width])"""
+            )
+            assert all(abs(w - column) <= 2 for w, column in plots), f"{rel}: plots narrower than the column {plots}"
+        browser.close()
+
+
+# --- code on the pages that says it runs -----------------------------------------------------------------------------
+
+RUNS = re.compile(r"^<!-- test: runs -->\n```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+
+
+def _fake_cifar10(root: Path, per_batch: int = 4) -> None:
+    """A CIFAR-10 folder in torchvision's format with a few random images (downloads fail in the tests)."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        batch = {
+            "data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            "labels": [i % 10 for i in range(per_batch)],
+        }
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class {i}" for i in range(10)]}))
+
+
+def test_the_snippets_marked_to_run_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```python block after a ``<!-- test: runs -->`` line runs, page by page in order, offline.
+
+    The setting is prepared: a CIFAR-10 folder with a few random images in ``./data`` and a
+    cached resnet18 checkpoint (random weights).
+    """
+    import torch
+    import torchvision
+
+    from refimpl import get_spec
+    from refimpl.tools.weights import cache_path, resolve_weights
+
+    pages = {p: RUNS.findall(p.read_text()) for p in sorted((ROOT / "docs").glob("*.md"))}
+    pages = {p: blocks for p, blocks in pages.items() if blocks}
+    assert ROOT / "docs" / "practice.md" in pages, "the fine-tuning example lost its marker"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)  # no checksums
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args, **kwargs: True)
+    _fake_cifar10(tmp_path / "data")
+    path = Path(cache_path(resolve_weights(get_spec("resnet18"), "DEFAULT")))
+    path.parent.mkdir(parents=True)
+    torch.save(torchvision.models.resnet18().state_dict(), path)
+    for page, blocks in pages.items():
+        namespace: dict[str, object] = {"__name__": page.stem}
+        for i, code in enumerate(blocks, start=1):
+            exec(compile(code, f"{page.name}, block {i}", "exec"), namespace)  # noqa: S102  (the page's own code)

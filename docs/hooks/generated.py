@@ -16,6 +16,12 @@ An unknown marker or a missing result file fails the build. Models are
 selected by their declaration (``spec.family``, ``spec.reference``), never by
 their names.
 
+Every fenced code block that embeds a file with pymdownx.snippets
+(``--8<-- "refimpl/resnet.py:bottleneck"``) gets a caption that links to that
+file, at the embedded lines, on the repository (``repo_url``); every notebook
+page gets links to its source and to a Jupyter notebook (``.ipynb``) that is
+generated from that source while the site is built.
+
 The hook also prepares the notebooks' kernels, which inherit this process's
 environment: the repository and ``docs/notebooks`` go on ``PYTHONPATH`` (so
 ``import refimpl`` and ``from _common import ...`` just work) and progress
@@ -25,6 +31,7 @@ and turns that cache off in CI.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import html
 import os
@@ -38,8 +45,9 @@ import torch
 import torchvision
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.structure.files import Files
+from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
 from refimpl import get_spec
 from refimpl.tools.inspection import (
@@ -297,11 +305,15 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+#: keys of a result file that hold the project's own targets, not measurements: never shown to readers
+INTERNAL_KEY = re.compile(r"goal|limit|target|threshold")
+
+
 def result(stem: str) -> str:
     """A committed result file: its rows as a table, then how, when and where it was measured."""
     data = _read(stem)
     rows = data["rows"]
-    keys = list(rows[0])
+    keys = [k for k in rows[0] if not INTERNAL_KEY.search(k)]
     table = _table([k.replace("_", " ") for k in keys], [[_fmt(row[k]) for k in keys] for row in rows])
     settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
     return (
@@ -342,6 +354,71 @@ GENERATORS: dict[str, Callable[..., str]] = {
 }
 
 
+# ---------------------------------------------------------------- links to the source on the repository
+SNIPPET = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<path>[^"':]+)(?::(?P<section>[\w-]+))?\1[ \t]*$""")
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})")
+
+
+def source_base(config: MkDocsConfig) -> str:
+    """The URL under which the repository shows its files: ``repo_url``, then ``edit_uri`` less the docs folder.
+
+    ``edit_uri: blob/main/docs/`` names the branch once; a file ``refimpl/resnet.py`` is then at
+    ``{repo_url}/blob/main/refimpl/resnet.py``.
+    """
+    docs = Path(config.docs_dir).relative_to(ROOT).as_posix()
+    edit = (config.edit_uri or "").strip("/")
+    if not config.repo_url or not edit.endswith(f"/{docs}"):
+        raise PluginError(f"mkdocs.yml needs repo_url and an edit_uri ending in {docs}/ (got {config.edit_uri!r})")
+    return f"{config.repo_url.rstrip('/')}/{edit.removesuffix(docs)}"
+
+
+def _section_lines(path: Path, section: str) -> tuple[int, int]:
+    """The first and last line (1-based) between ``--8<-- [start:section]`` and ``--8<-- [end:section]``."""
+    lines = path.read_text().splitlines()
+    marks = {}
+    for number, line in enumerate(lines, start=1):
+        found = re.search(r"-+8<-+\s*\[(start|end):([\w-]+)\]", line)
+        if found and found.group(2) == section:
+            marks[found.group(1)] = number
+    if set(marks) != {"start", "end"}:
+        raise PluginError(f"{path.relative_to(ROOT)} has no section {section!r}")
+    return marks["start"] + 1, marks["end"] - 1
+
+
+def _caption(embeds: list[tuple[str, str | None]], base: str) -> list[str]:
+    """A paragraph of Markdown under a code block: each embedded file, linked at its lines."""
+    links = []
+    for path, section in dict.fromkeys(embeds):
+        url, where = f"{base}{path}", ""
+        if section:
+            first, last = _section_lines(ROOT / path, section)
+            url, where = f"{url}#L{first}-L{last}", f", lines {first}–{last}"
+        links.append(f"[`{path}`{where}]({url})")
+    return [f"Source: {'; '.join(links)}", "{: .source-link }"]
+
+
+def link_sources(markdown: str, base: str) -> str:
+    """After every fenced block that embeds files with snippets, a caption that links to them."""
+    out: list[str] = []
+    fence: re.Match[str] | None = None
+    embeds: list[tuple[str, str | None]] = []
+    for line in markdown.split("\n"):
+        out.append(line)
+        opened = FENCE.match(line)
+        if fence is None:
+            if opened:
+                fence, embeds = opened, []
+            continue
+        if (snippet := SNIPPET.match(line)) is not None:
+            embeds.append((snippet.group("path"), snippet.group("section")))
+        elif opened and opened.group("fence").startswith(fence.group("fence")) and not line[opened.end() :].strip():
+            if embeds:
+                indent = fence.group("indent")
+                out += ["", *(indent + line for line in _caption(embeds, base))]
+            fence = None
+    return "\n".join(out)
+
+
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     def replace(match: re.Match[str]) -> str:
         name, args = match.group(1), match.group(2).split()
@@ -349,4 +426,49 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
             raise PluginError(f"{page.file.src_path}: unknown marker {{{{ {name} }}}}; known: {', '.join(GENERATORS)}")
         return GENERATORS[name](*args)
 
-    return MARKER.sub(replace, markdown)
+    return MARKER.sub(replace, link_sources(markdown, source_base(config)))
+
+
+# ---------------------------------------------------------------- the notebooks: source and .ipynb
+def _notebook_patterns(config: MkDocsConfig) -> list[str]:
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    return list(jupyter.config["include"]) if jupyter is not None else []
+
+
+def _is_notebook(src_uri: str, config: MkDocsConfig) -> bool:
+    return any(fnmatch.fnmatch(src_uri, pattern) for pattern in _notebook_patterns(config))
+
+
+def ipynb_uri(src_uri: str) -> str:
+    """Where a notebook's ``.ipynb`` goes: next to its page, as mkdocs-jupyter's ``include_source`` puts the ``.py``."""
+    path = Path(src_uri)
+    return (path.with_suffix("") / path.with_suffix(".ipynb").name).as_posix()
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    import jupytext
+
+    for file in list(files):
+        if file.src_uri.endswith(".py") and _is_notebook(file.src_uri, config):
+            notebook = jupytext.reads(Path(file.abs_src_path).read_text(), fmt="py:percent")
+            content = jupytext.writes(notebook, fmt="ipynb")
+            files.append(File.generated(config, ipynb_uri(file.src_uri), content=content))
+    return files
+
+
+def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Under a notebook page's title: its source on the repository and the notebook to download."""
+    src = page.file.src_uri
+    if not (src.endswith(".py") and _is_notebook(src, config)):
+        return html_
+    notebook = get_relative_url(ipynb_uri(src), page.url)
+    source = f"{source_base(config)}{Path(config.docs_dir).relative_to(ROOT).as_posix()}/{src}"
+    needs = " and <code>_common.py</code>" if "_common" in Path(page.file.abs_src_path).read_text() else ""
+    links = (
+        f'<p class="notebook-links">Source: <a href="{html.escape(source)}"><code>docs/{html.escape(src)}</code></a>'
+        f' · Download: <a href="{html.escape(notebook)}" download><code>{html.escape(Path(notebook).name)}</code></a>'
+        f" (not executed; it imports <code>refimpl</code>{needs}: run it in <code>docs/notebooks/</code>"
+        " of a clone, after <code>pip install -e .</code>)</p>"
+    )
+    head = re.search(r"</h1>", html_)
+    return html_[: head.end()] + links + html_[head.end() :] if head else links + html_
