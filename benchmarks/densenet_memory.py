@@ -28,6 +28,11 @@ Time: both modes hold the same weights in one process and run alternately,
 step by step, after warm-up steps, so that any drift in the machine's speed
 hits both; the ratio is the median of the per-pair ratios.
 
+The peer: for the models torchvision has (DenseNet-121, ...), torchvision's
+own ``memory_efficient=True`` runs in the same way beside them, with the same
+weights, and is reported as a third mode (memory and time against the same
+plain mode).
+
     python benchmarks/densenet_memory.py --out docs/results/densenet_memory_cpu.json
     python benchmarks/densenet_memory.py --threads 1 ...   # on a CPU shared with other jobs
     python benchmarks/densenet_memory.py --device cuda --repeats 10 --out docs/results/densenet_memory_cuda.json
@@ -46,11 +51,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import torchvision
 from torch import Tensor
 from tqdm import tqdm
 
 from refimpl import create_model
 from refimpl.densenet import DenseLayer
+from refimpl.tools.registry import get_spec
 from refimpl.tools.results import write_result
 
 #: model -> (batch size, image side), as the issue asks
@@ -58,6 +65,20 @@ CONFIGS: dict[str, tuple[int, int]] = {"densenet121": (32, 224), "densenet_bc_10
 GOAL_MEMORY = 0.5  # memory-efficient / plain, at most
 GOAL_TIME = 1.35  # memory-efficient / plain, at most
 MIB = 2**20
+#: the modes compared: refimpl plain, refimpl memory-efficient, torchvision's memory-efficient (where it has the model)
+MODES = ("plain", "memory_efficient", "torchvision_memory_efficient")
+
+
+def modes(model_name: str) -> tuple[str, ...]:
+    """The modes measured for ``model_name``: torchvision's only where torchvision has the model."""
+    return MODES if get_spec(model_name).reference.source == "torchvision" else MODES[:2]
+
+
+def build(model_name: str, mode: str) -> torch.nn.Module:
+    """A freshly initialised model in ``mode`` (the caller loads common weights where it compares)."""
+    if mode == "torchvision_memory_efficient":
+        return getattr(torchvision.models, model_name)(memory_efficient=True)
+    return create_model(model_name, memory_efficient=mode == "memory_efficient")
 
 
 def _proc_status_kib(field: str) -> int | None:
@@ -118,7 +139,7 @@ def step(model: torch.nn.Module, x: Tensor, target: Tensor) -> None:
 
 def peak_memory(
     model_name: str,
-    memory_efficient: bool,
+    mode: str,
     batch_size: int,
     image_size: int,
     device_name: str,
@@ -130,7 +151,7 @@ def peak_memory(
         torch.set_num_threads(threads)
     device = torch.device(device_name)
     torch.manual_seed(0)
-    model = create_model(model_name, memory_efficient=memory_efficient).to(device).train()
+    model = build(model_name, mode).to(device).train()
     x, target = _batch(model, batch_size, image_size, device)
     _sync(device)
     if device.type == "cuda":
@@ -154,14 +175,14 @@ def peak_memory(
     return {"peak_mib": (peak() - baseline) / MIB, "forward_peak_mib": (forward_peak - baseline) / MIB}
 
 
-def measure_memory(model_name: str, memory_efficient: bool, args: argparse.Namespace) -> dict[str, float]:
+def measure_memory(model_name: str, mode: str, args: argparse.Namespace) -> dict[str, float]:
     """Run ``peak_memory`` for one configuration in a fresh Python process."""
     batch_size, image_size = CONFIGS[model_name]
-    spec = [model_name, memory_efficient, batch_size, image_size, args.device, args.memory_steps, args.threads]
+    spec = [model_name, mode, batch_size, image_size, args.device, args.memory_steps, args.threads]
     cmd = [sys.executable, __file__, "--child", json.dumps(spec)]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"{model_name} (memory_efficient={memory_efficient}) failed:\n{result.stderr}")
+        raise RuntimeError(f"{model_name} ({mode}) failed:\n{result.stderr}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -204,19 +225,20 @@ def stored_activations(model_name: str, memory_efficient: bool, image_size: int)
     return mib
 
 
-def measure_time(model_name: str, args: argparse.Namespace) -> dict[str, float]:
-    """Seconds per step of both modes, same weights, same input, alternating step by step.
+def measure_time(model_name: str, args: argparse.Namespace) -> dict[str, dict[str, float | list[float]]]:
+    """Seconds per step of every mode, same weights, same input, in turn step by step.
 
-    Alternating (and switching who goes first) lets any drift in the machine's
-    speed hit both modes; the ratio is the median of the per-pair ratios.
+    Taking turns (and rotating who goes first) lets any drift in the machine's
+    speed hit every mode; each mode's ratio to plain is the median of the
+    per-round ratios.
     """
     device = torch.device(args.device)
     batch_size, image_size = CONFIGS[model_name]
     torch.manual_seed(0)
-    plain = create_model(model_name).to(device).train()
-    efficient = create_model(model_name, memory_efficient=True).to(device).train()
-    efficient.load_state_dict(plain.state_dict())
-    x, target = _batch(plain, batch_size, image_size, device)
+    models = {mode: build(model_name, mode).to(device).train() for mode in modes(model_name)}
+    for model in models.values():
+        model.load_state_dict(models["plain"].state_dict())
+    x, target = _batch(models["plain"], batch_size, image_size, device)
 
     def timed(model: torch.nn.Module) -> float:
         _sync(device)
@@ -226,22 +248,21 @@ def measure_time(model_name: str, args: argparse.Namespace) -> dict[str, float]:
         return time.perf_counter() - start
 
     for _ in range(args.warmup):
-        timed(plain)
-        timed(efficient)
-    plain_s, efficient_s = [], []
+        for model in models.values():
+            timed(model)
+    seconds: dict[str, list[float]] = {mode: [] for mode in models}
+    order = list(models)
     for i in range(args.repeats):
-        if i % 2:
-            e, p = timed(efficient), timed(plain)
-        else:
-            p, e = timed(plain), timed(efficient)
-        plain_s.append(p)
-        efficient_s.append(e)
+        for mode in order[i % len(order) :] + order[: i % len(order)]:
+            seconds[mode].append(timed(models[mode]))
+    plain = seconds["plain"]
     return {
-        "plain_s": statistics.median(plain_s),
-        "memory_efficient_s": statistics.median(efficient_s),
-        "time_ratio": statistics.median(e / p for e, p in zip(efficient_s, plain_s, strict=True)),
-        "plain_steps_s": plain_s,
-        "memory_efficient_steps_s": efficient_s,
+        mode: {
+            "step_s": statistics.median(s),
+            "steps_s": s,
+            "time_ratio": statistics.median(a / p for a, p in zip(s, plain, strict=True)),
+        }
+        for mode, s in seconds.items()
     }
 
 
@@ -264,53 +285,62 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
 
-    jobs = [(name, efficient) for name in args.models for efficient in (False, True)]
+    jobs = [(name, mode) for name in args.models for mode in modes(name)]
     memory = {job: measure_memory(*job, args) for job in tqdm(jobs, desc="memory", unit="run")}
     times = {name: measure_time(name, args) for name in tqdm(args.models, desc="time", unit="model")}
-    stored = {(name, efficient): stored_activations(name, efficient, CONFIGS[name][1]) for name, efficient in jobs}
+    stored = {
+        (name, efficient): stored_activations(name, efficient, CONFIGS[name][1])
+        for name in args.models
+        for efficient in (False, True)
+    }
     rows = []
     for name in args.models:
-        plain, efficient, timing = memory[name, False], memory[name, True], times[name]
         batch_size, image_size = CONFIGS[name]
-        memory_ratio = efficient["peak_mib"] / plain["peak_mib"]
-        rows.append(
-            {
-                "model": name,
-                "batch_size": batch_size,
-                "image_size": image_size,
-                "plain": {**plain, "step_s": timing["plain_s"], "steps_s": timing["plain_steps_s"]},
-                "memory_efficient": {
-                    **efficient,
-                    "step_s": timing["memory_efficient_s"],
-                    "steps_s": timing["memory_efficient_steps_s"],
-                },
-                "memory_ratio": memory_ratio,
-                "stored_activations_mib_per_image": {
-                    "plain": stored[name, False],
-                    "memory_efficient": stored[name, True],
-                },
-                "stored_activations_ratio": stored[name, True]["total"] / stored[name, False]["total"],
-                "forward_memory_ratio": efficient["forward_peak_mib"] / plain["forward_peak_mib"],
-                "time_ratio": timing["time_ratio"],
-                "meets_goal": memory_ratio <= GOAL_MEMORY and timing["time_ratio"] <= GOAL_TIME,
-            }
-        )
+        plain = memory[name, "plain"]
+        row: dict = {"model": name, "batch_size": batch_size, "image_size": image_size}
+        for mode in modes(name):
+            timing = times[name][mode]
+            row[mode] = {**memory[name, mode], "step_s": timing["step_s"], "steps_s": timing["steps_s"]}
+            if mode != "plain":
+                row[mode]["memory_ratio"] = memory[name, mode]["peak_mib"] / plain["peak_mib"]
+                row[mode]["forward_memory_ratio"] = memory[name, mode]["forward_peak_mib"] / plain["forward_peak_mib"]
+                row[mode]["time_ratio"] = timing["time_ratio"]
+        ours = row["memory_efficient"]
+        row["memory_ratio"], row["time_ratio"] = ours["memory_ratio"], ours["time_ratio"]
+        row["forward_memory_ratio"] = ours["forward_memory_ratio"]
+        row["stored_activations_mib_per_image"] = {"plain": stored[name, False], "memory_efficient": stored[name, True]}
+        row["stored_activations_ratio"] = stored[name, True]["total"] / stored[name, False]["total"]
+        row["meets_goal"] = row["memory_ratio"] <= GOAL_MEMORY and row["time_ratio"] <= GOAL_TIME
+        if "torchvision_memory_efficient" in row:
+            row["faster_than_torchvision"] = ours["step_s"] < row["torchvision_memory_efficient"]["step_s"]
+        rows.append(row)
 
     print(
-        f"{'model':<16} {'batch':>5} {'size':>4} {'plain MiB':>10} {'eff. MiB':>9} {'memory':>7} {'fwd':>6} "
-        f"{'stored':>7} {'plain s':>8} {'eff. s':>7} {'time':>6}  goal"
+        f"{'model':<16} {'batch':>5} {'size':>4} {'mode':<29} {'peak MiB':>9} {'memory':>7} {'fwd':>6} "
+        f"{'step s':>7} {'time':>6}"
     )
     for r in rows:
+        for mode in modes(r["model"]):
+            m = r[mode]
+            ratios = (
+                f"{m['memory_ratio']:>6.2f}x {m['forward_memory_ratio']:>5.2f}x"
+                if mode != "plain"
+                else f"{'':>7} {'':>6}"
+            )
+            time_ratio = f"{m['time_ratio']:>5.2f}x" if mode != "plain" else ""
+            print(
+                f"{r['model']:<16} {r['batch_size']:>5} {r['image_size']:>4} {mode:<29} {m['peak_mib']:>9.0f} "
+                f"{ratios} {m['step_s']:>7.3f} {time_ratio:>6}"
+            )
+        verdict = "ok" if r["meets_goal"] else "MISSED"
+        if "faster_than_torchvision" in r:
+            verdict += f"; {'faster' if r['faster_than_torchvision'] else 'NOT faster'} than torchvision's mode"
         print(
-            f"{r['model']:<16} {r['batch_size']:>5} {r['image_size']:>4} {r['plain']['peak_mib']:>10.0f} "
-            f"{r['memory_efficient']['peak_mib']:>9.0f} {r['memory_ratio']:>6.2f}x {r['forward_memory_ratio']:>5.2f}x "
-            f"{r['stored_activations_ratio']:>6.2f}x {r['plain']['step_s']:>8.2f} "
-            f"{r['memory_efficient']['step_s']:>7.2f} {r['time_ratio']:>5.2f}x  {'ok' if r['meets_goal'] else 'MISSED'}"
+            f"{r['model']}: refimpl memory-efficient {r['memory_ratio']:.2f}x memory, {r['time_ratio']:.2f}x time "
+            f"(goal <= {GOAL_MEMORY}x at <= {GOAL_TIME}x): {verdict}"
         )
     print(
-        "memory-efficient / plain: memory (peak of the step), fwd (peak before the backward pass), "
-        "stored (activations kept for the backward pass, counted), time; "
-        f"goal <= {GOAL_MEMORY}x memory at <= {GOAL_TIME}x time"
+        "ratios to plain: memory (peak of the step), fwd (peak before the backward pass), time (median of per-round ratios)"
     )
     for r in rows:
         for mode in ("plain", "memory_efficient"):

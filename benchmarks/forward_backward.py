@@ -1,11 +1,14 @@
-"""Time one training step (forward + backward) of refimpl against torchvision.
+"""Time one training step (forward + backward) of refimpl against its reference: torchvision or timm.
 
-Both models hold the same weights and run in the same process on the same
-input. The two are timed alternately, one step each, so that any drift in the
+Every ImageNet model with a reference implementation is covered: the ResNets
+and DenseNets against torchvision, the SE-Nets and pre-activation ResNets
+against timm. Both models hold the same weights (the reference's, through the
+spec's key adapter) and run in the same process on the same input. The two are timed alternately, one step each, so that any drift in the
 machine's speed hits both; the printed figure is the median over the repeats of
 the ratio refimpl / torchvision (1.00 means equally fast, below 1 means faster).
 
-    python benchmarks/forward_backward.py                      # CPU, all ImageNet ResNets
+    python benchmarks/forward_backward.py                      # CPU, every model with a reference
+    python benchmarks/forward_backward.py --models resnet50 densenet121 se_resnet50
     python benchmarks/forward_backward.py --device cuda --batch-size 64
 """
 
@@ -18,13 +21,14 @@ import time
 from pathlib import Path
 
 import torch
-import torchvision
 from tqdm import tqdm
 
 from refimpl import create_model, get_spec, list_models
 from refimpl.tools.results import write_result
+from refimpl.tools.verify import reference_model
 
-RESNETS = [n for n in list_models() if get_spec(n).reference.source == "torchvision" and get_spec(n).family == "resnet"]
+#: every model whose outputs equal another implementation's (torchvision's or timm's) on the same weights
+MODELS = [n for n in list_models() if get_spec(n).reference.is_model and get_spec(n).reference.compare_outputs]
 LIMIT = 1.03  # refimpl may be at most 3% slower
 
 
@@ -46,9 +50,14 @@ def step_time(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 def measure(name: str, device: torch.device, batch_size: int, image_size: int, repeats: int, warmup: int) -> dict:
     torch.manual_seed(0)
-    reference = torchvision.models.get_model(get_spec(name).reference.name).to(device)
+    spec = get_spec(name)
+    reference = reference_model(spec)
+    if reference is None:
+        raise SystemExit(f"error: {name} is compared with timm, which is not installed (pip install timm)")
+    reference = reference.to(device)
     ours = create_model(name).to(device)
-    ours.load_state_dict(reference.state_dict())
+    state = reference.state_dict()
+    ours.load_state_dict(state if spec.adapt_state_dict is None else spec.adapt_state_dict(state))
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
     for _ in range(warmup):
         step_time(ours, x)
@@ -66,14 +75,15 @@ def measure(name: str, device: torch.device, batch_size: int, image_size: int, r
     return {
         "model": name,
         "refimpl_ms": 1e3 * statistics.median(ours_s),
-        "torchvision_ms": 1e3 * statistics.median(ref_s),
+        "reference": str(spec.reference),
+        "reference_ms": 1e3 * statistics.median(ref_s),
         "median_ratio": statistics.median(ratios),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=RESNETS, choices=RESNETS, metavar="NAME")
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS, metavar="NAME")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--image-size", type=int, default=224)
@@ -88,14 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in tqdm(args.models, desc="models", unit="model"):
         rows.append(measure(name, device, args.batch_size, args.image_size, args.repeats, args.warmup))
-    print(f"{'model':<16} {'refimpl ms':>11} {'torchvision ms':>15} {'median ratio':>13}")
+    print(f"{'model':<20} {'reference':<28} {'refimpl ms':>11} {'reference ms':>13} {'median ratio':>13}")
     for row in rows:
         print(
-            f"{row['model']:<16} {row['refimpl_ms']:>11.1f} {row['torchvision_ms']:>15.1f} {row['median_ratio']:>13.3f}"
+            f"{row['model']:<20} {row['reference']:<28} {row['refimpl_ms']:>11.1f} {row['reference_ms']:>13.1f} "
+            f"{row['median_ratio']:>13.3f}"
         )
     worst = max(row["median_ratio"] for row in rows)
     verdict = "ok" if worst <= LIMIT else "SLOWER"
-    print(f"worst median ratio refimpl/torchvision: {worst:.3f} (limit {LIMIT}): {verdict}")
+    print(f"worst median ratio refimpl/reference: {worst:.3f} (limit {LIMIT}): {verdict}")
     if args.out:
         settings = {k: getattr(args, k) for k in ("batch_size", "image_size", "repeats", "warmup")}
         write_result(args.out, {"settings": settings, "limit": LIMIT, "rows": rows}, device)

@@ -90,15 +90,20 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- 1. helpers
 @contextmanager
-def _running_stats_kept(norm: nn.BatchNorm2d) -> Iterator[None]:
-    """Undo what a recomputation does to the running statistics of ``norm``."""
-    saved = [buffer.clone() for buffer in norm.buffers()]
+def _running_stats_frozen(norm: nn.BatchNorm2d) -> Iterator[None]:
+    """Normalise with the batch's statistics but leave the running ones as they are (for a recomputation).
+
+    With momentum 0 the update is running = 1 * running + 0 * batch, which
+    leaves it exactly as it was, inside the same BN kernel: no copies to save
+    and restore, so no extra kernels. Without ``num_batches_tracked`` the
+    count is not incremented either.
+    """
+    momentum, tracked = norm.momentum, norm.num_batches_tracked
+    norm.momentum, norm.num_batches_tracked = 0.0, None
     try:
         yield
     finally:
-        with torch.no_grad():
-            for buffer, value in zip(norm.buffers(), saved, strict=True):
-                buffer.copy_(value)
+        norm.momentum, norm.num_batches_tracked = momentum, tracked
 
 
 def init_weights(model: nn.Module) -> None:
@@ -162,12 +167,14 @@ class DenseLayer(nn.Module):
     def forward(self, features: list[Tensor]) -> Tensor:
         if self.memory_efficient and any(f.requires_grad for f in features):
             # keep only the inputs, which the block stores anyway, and recompute the rest;
-            # the recomputation must not update norm1's running statistics a second time
+            # the recomputation must not update norm1's running statistics a second time.
+            # Nothing in the bottleneck is random, so no random state is saved and restored.
             out = checkpoint(
                 self.bottleneck,
                 *features,
                 use_reentrant=False,
-                context_fn=lambda: (nullcontext(), _running_stats_kept(self.norm1)),
+                preserve_rng_state=False,
+                context_fn=lambda: (nullcontext(), _running_stats_frozen(self.norm1)),
             )
         else:
             out = self.bottleneck(*features)

@@ -145,6 +145,24 @@ def test_memory_efficient_gives_the_same_outputs_and_gradients(name: str) -> Non
     assert_same_function(plain, efficient, torch.randn(2, 3, size, size))
 
 
+def test_memory_efficient_keeps_a_cumulative_average_exact() -> None:
+    """BN with ``momentum=None`` averages over ``num_batches_tracked``: the recomputation must not count."""
+    plain = create_model("densenet_bc_100")
+    efficient = create_model("densenet_bc_100", memory_efficient=True)
+    efficient.load_state_dict(plain.state_dict(), strict=True)
+    for model in (plain, efficient):
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = None
+    for _ in range(2):  # the second step averages with the first
+        x = torch.randn(2, 3, 32, 32)
+        plain(x).sum().backward()
+        efficient(x).sum().backward()
+    for (name, a), b in zip(plain.named_buffers(), efficient.buffers(), strict=True):
+        torch.testing.assert_close(b, a, rtol=0, atol=0, msg=name)
+    assert all(m.momentum is None for m in efficient.modules() if isinstance(m, nn.BatchNorm2d))
+
+
 def _saved_bytes(module: nn.Module, x: torch.Tensor) -> int:
     """Bytes of the distinct activations autograd keeps for the backward pass of ``module(x)``."""
     weights = {p.untyped_storage().data_ptr() for p in module.parameters()}

@@ -28,8 +28,10 @@ from refimpl.tools.train import (
     Recipe,
     RunFolderError,
     TrainConfig,
+    TrainStep,
     build_model,
     fit,
+    make_optimizer,
     resolve_config,
     train,
 )
@@ -312,6 +314,7 @@ def test_an_unreadable_checkpoint_names_the_reason(tmp_path, monkeypatch, capsys
         (["--model", "resnt20"], "unknown model 'resnt20'; did you mean resnet20"),
         (["--model", "resnet20", "--small-input"], "resnet20 does not take --small-input"),
         (["--resume"], "--resume without a file needs --out DIR"),
+        (["--cuda-graph"], "--cuda-graph: it needs a CUDA device"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(args: list[str], expected: str, tmp_path, monkeypatch, capsys) -> None:
@@ -381,6 +384,77 @@ def test_one_epoch_of_resnet18_in_bfloat16_channels_last_on_cifar_format_data(ci
     assert last["test_images"] == 4 and torch.isfinite(torch.tensor([last["train_loss"], last["test_loss"]])).all()
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["model"]["conv1.weight"].is_contiguous(memory_format=torch.channels_last)
+
+
+# --- the training step: eager, fused, recorded in a CUDA graph -------------------------------------------------
+
+
+def _steps(device: str, fused: bool, cuda_graph: bool, n: int = 6) -> tuple[list[float], nn.Module, torch.optim.SGD]:
+    """``n`` steps of ResNet-20 on fixed random batches, with the one-cycle schedule; the losses, model, optimiser."""
+    torch.manual_seed(0)
+    model = build_model("resnet20").to(device)
+    optimizer, scheduler = make_optimizer(model, Recipe(lr=0.05), n, fused=fused)
+    scaler = torch.amp.GradScaler(device, enabled=False)
+    step = TrainStep(model, optimizer, scaler, label_smoothing=0.1, cuda_graph=cuda_graph)
+    generator = torch.Generator().manual_seed(1)
+    losses = []
+    model.train()
+    for _ in range(n):
+        x = torch.randn(8, 3, 32, 32, generator=generator).to(device)
+        y = torch.randint(0, 10, (8,), generator=generator).to(device)
+        loss, correct = step(x, y)
+        scheduler.step()
+        losses.append(loss.item())
+        assert 0 <= correct.item() <= 8
+    return losses, model, optimizer
+
+
+def _assert_close_runs(a: tuple, b: tuple) -> None:
+    (losses_a, model_a, opt_a), (losses_b, model_b, opt_b) = a, b
+    torch.testing.assert_close(torch.tensor(losses_b), torch.tensor(losses_a), rtol=1e-4, atol=1e-5)
+    for (name, x), y in zip(model_a.state_dict().items(), model_b.state_dict().values(), strict=True):
+        torch.testing.assert_close(y.cpu(), x.cpu(), rtol=1e-4, atol=1e-5, msg=name)
+    assert float(opt_b.param_groups[0]["lr"]) == pytest.approx(float(opt_a.param_groups[0]["lr"]))
+
+
+def test_the_fused_step_with_a_tensor_lr_trains_as_the_eager_one() -> None:
+    """What a CUDA graph needs (fused SGD, the lr a tensor the scheduler fills) changes no number, on the CPU."""
+    eager, fused = _steps("cpu", fused=False, cuda_graph=False), _steps("cpu", fused=True, cuda_graph=False)
+    assert isinstance(fused[2].param_groups[0]["lr"], torch.Tensor)
+    assert not isinstance(eager[2].param_groups[0]["lr"], torch.Tensor)
+    assert eager[0][0] != eager[0][-1]  # it trained
+    _assert_close_runs(eager, fused)
+
+
+def test_the_momentum_stays_the_recipes() -> None:
+    """One-cycle would cycle SGD's momentum (0.85 .. 0.95); the recipe's is fixed, which a CUDA graph needs."""
+    _, _, optimizer = _steps("cpu", fused=True, cuda_graph=False, n=4)
+    assert optimizer.param_groups[0]["momentum"] == Recipe().momentum
+
+
+def test_a_cuda_graph_is_refused_off_cuda_and_with_a_float_lr() -> None:
+    model = build_model("resnet20")
+    optimizer, _ = make_optimizer(model, Recipe(), 4)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    with pytest.raises(ValueError, match="needs the model on a CUDA device"):
+        TrainStep(model, optimizer, scaler, cuda_graph=True)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; none is available")
+def test_the_cuda_graph_step_trains_as_the_eager_one() -> None:
+    """Recorded after 3 eager steps, then replayed: the same losses and weights as 6 eager steps (float32)."""
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    eager, graphed = _steps("cuda", fused=True, cuda_graph=False), _steps("cuda", fused=True, cuda_graph=True)
+    _assert_close_runs(eager, graphed)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; none is available")
+def test_fit_records_a_cuda_graph_by_default_on_cuda() -> None:
+    data = make_loaders("fake", 16, torch.device("cuda"))
+    history = fit(build_model("resnet20").cuda(), data, Recipe(epochs=1, max_steps=6), progress=False)
+    assert history[-1]["cuda_graph"] is True and math.isfinite(history[-1]["train_loss"])
 
 
 # --- run folders: never silently reused, locked, writable; clean exits ------------------------------------------

@@ -278,22 +278,34 @@ def _read(stem: str) -> dict[str, Any]:
     return read_result(path)
 
 
-def densenet_memory() -> str:
-    """Plain vs memory-efficient training step (from docs/results/densenet_memory_cpu.json)."""
-    data = _read("densenet_memory_cpu")
+#: how a densenet_memory result file names the modes, and how the site does
+MEMORY_MODES = {
+    "plain": "plain",
+    "memory_efficient": "refimpl, memory-efficient",
+    "torchvision_memory_efficient": "torchvision, memory-efficient",
+}
+
+
+def densenet_memory(stem: str = "densenet_memory_cpu") -> str:
+    """Plain vs memory-efficient training steps (from a densenet_memory result file), torchvision's where measured."""
+    data = _read(stem)
     rows = []
     for row in data["rows"]:
-        plain, eff = row["plain"], row["memory_efficient"]
         batch = f"{row['batch_size']} × {row['image_size']}²"
-        peak = [f"{plain['peak_mib']:,.0f}", f"{eff['peak_mib']:,.0f}", f"{row['memory_ratio']:.2f}×"]
-        stored = f"{row['stored_activations_ratio']:.2f}×"
-        step = [f"{plain['step_s']:.2f}", f"{eff['step_s']:.2f}", f"{row['time_ratio']:.2f}×"]
-        rows.append([f"`{row['model']}`", batch, *peak, stored, *step])
-    header = ["model", "batch", "peak MiB, plain", "peak MiB, efficient", "memory ratio", "stored activations ratio"]
-    header += ["step s, plain", "step s, efficient", "time ratio"]
-    return _table(header, rows) + (
-        f"\n\n*Measured {_measured_on(data)} with `{data['command']}`. Memory: {data['memory_method']}. "
-        "Stored activations: what autograd keeps for the backward pass, counted by the script.*"
+        for mode, label in MEMORY_MODES.items():
+            if mode not in row:
+                continue
+            m = row[mode]
+            # files written before the third mode keep the memory-efficient ratios on the row itself
+            ratios = m if "memory_ratio" in m else row
+            memory = "" if mode == "plain" else f"{ratios['memory_ratio']:.2f}×"
+            time_ratio = "" if mode == "plain" else f"{ratios['time_ratio']:.2f}×"
+            step = f"{m['step_s'] * 1000:,.0f}"
+            rows.append([f"`{row['model']}`", batch, label, f"{m['peak_mib']:,.0f}", memory, step, time_ratio])
+    header = ["model", "batch", "mode", "peak MiB", "memory vs plain", "step ms", "time vs plain"]
+    return _table(header, rows, "llllrrr") + (
+        f"\n\n*{data['note'] + ' ' if 'note' in data else ''}Measured {_measured_on(data)} with "
+        f"`{data['command']}`. Memory: {data['memory_method']}.*"
     )
 
 
@@ -317,7 +329,7 @@ def result(stem: str) -> str:
     table = _table([k.replace("_", " ") for k in keys], [[_fmt(row[k]) for k in keys] for row in rows])
     settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
     return (
-        f"{table}\n\n*Measured {_measured_on(data)}"
+        f"{table}\n\n*{data['note'] + ' ' if 'note' in data else ''}Measured {_measured_on(data)}"
         + (f"; {settings}" if settings else "")
         + f". Command: `{data['command']}`.*"
     )
@@ -326,15 +338,27 @@ def result(stem: str) -> str:
 def throughput(stem: str) -> str:
     """The notes' input pipeline against refimpl's (from a train_throughput result file)."""
     data = _read(stem)
-    rows = [
-        [row["path"], row["settings"], f"{statistics.median(row['images_per_s']):,.0f}", len(row["images_per_s"])]
-        for row in data["rows"]
-    ]
-    table = _table(["pipeline", "what it does", "images/s (median)", "rounds"], rows, "llrr")
+    rows = []
+    for row in data["rows"]:
+        speed = statistics.median(row["images_per_s"])
+        ratio = row.get("ratio_to_notes", data["median_ratio"] if row["path"] == "refimpl" else None)
+        tflops = f"{row['tflops']:.1f}" if "tflops" in row else "–"
+        share = f"{row['peak_share']:.0%}" if "peak_share" in row else "–"
+        times = "1.00×" if row["path"] == "notes" else f"{ratio:.2f}×"
+        rows.append([row["path"], row["settings"], f"{speed:,.0f}", times, tflops, share])
+    header = ["pipeline", "what it does", "images/s (median)", "vs notes", "TFLOP/s", "of bf16 peak"]
+    table = _table(header, rows, "llrrrr")
     settings = ", ".join(f"{k} = {v}" for k, v in data["settings"].items())
+    peak = data.get("peak_bf16_tflops")
+    notes = [f"Ratios: medians of the per-round ratios, {len(data['rows'][0]['images_per_s'])} rounds."]
+    if "flops_method" in data:
+        notes.append(f"TFLOP/s: {data['flops_per_image'] / 1e9:.2f} GFLOP per image ({data['flops_method']}).")
+    if peak:
+        notes.append(f"Peak: {peak:g} TFLOP/s, the device's dense bfloat16 figure from NVIDIA's datasheet.")
+    if "note" in data:
+        notes.append(data["note"])
     return table + (
-        f"\n\n**Ratio refimpl / notes: {data['median_ratio']:.2f}×** (median of the per-round ratios). "
-        f"*Measured {_measured_on(data)}; {settings}. Command: `{data['command']}`.*"
+        f"\n\n*{' '.join(notes)} Measured {_measured_on(data)}; {settings}. Command: `{data['command']}`.*"
     )
 
 

@@ -207,6 +207,19 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_setting("seed"), help=f"0 to 2**32 - 1 (default: {d.seed})")
     p.add_argument("--compile", action="store_true", default=None, help="wrap the model in torch.compile")
     p.add_argument(
+        "--cuda-graph",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="record the whole training step in a CUDA graph and replay it (default: on CUDA in bfloat16, "
+        "without --compile)",
+    )
+    p.add_argument(
+        "--fused",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="SGD's fused kernel (default: on CUDA)",
+    )
+    p.add_argument(
         "--loader",
         choices=["device", "dataloader"],
         help="device: the data set kept and augmented on the training device, GPU or CPU; "
