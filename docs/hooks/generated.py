@@ -357,9 +357,7 @@ def throughput(stem: str) -> str:
         notes.append(f"Peak: {peak:g} TFLOP/s, the device's dense bfloat16 figure from NVIDIA's datasheet.")
     if "note" in data:
         notes.append(data["note"])
-    return table + (
-        f"\n\n*{' '.join(notes)} Measured {_measured_on(data)}; {settings}. Command: `{data['command']}`.*"
-    )
+    return table + (f"\n\n*{' '.join(notes)} Measured {_measured_on(data)}; {settings}. Command: `{data['command']}`.*")
 
 
 GENERATORS: dict[str, Callable[..., str]] = {
