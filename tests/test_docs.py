@@ -24,7 +24,7 @@ import pytest
 
 from refimpl import resnet
 
-pytestmark = pytest.mark.docs
+pytestmark = pytest.mark.docs  # under pytest-xdist, --dist loadfile keeps the file, and its one build, on one worker
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -325,7 +325,7 @@ def test_layout_on_a_laptop_and_a_phone(site: Path, server: str) -> None:
         wide.goto(f"{server}/", wait_until="load")
         assert wide.evaluate(fits, "top-1 V2"), "the model zoo table scrolls at 1366 px"
         wide.goto(f"{server}/densenet/", wait_until="load")
-        assert wide.evaluate(fits, "time ratio"), "the DenseNet memory table scrolls at 1366 px"
+        assert wide.evaluate(fits, "time vs plain"), "the DenseNet memory table scrolls at 1366 px"
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         for path in _pages(site):
             rel = path.parent.relative_to(site).as_posix()
