@@ -136,9 +136,9 @@ def verdict() -> str:
     if robust:
         return (
             "So the ResNet is the more robust of the two, as Veit et al. report, but a deletion does not *barely* "
-            "hurt it here. With three blocks a stage, where their ResNet-110 has eighteen, each block is a large "
-            "share of its stage's paths; and the batch normalisation after a deleted block still expects the "
-            "statistics of its output."
+            "hurt it here. Two differences from their setting may explain it: with three blocks a stage, where "
+            "their ResNet-110 has eighteen, each block is a large share of its stage's paths; and their network "
+            "trained for hundreds of epochs, this one for a few."
         )
     return "Unlike in Veit et al., the ResNet is not the more robust of the two in this run."
 
