@@ -189,7 +189,7 @@ for name, color in STYLE.items():
     band(ax_loss, np.arange(smooth.shape[1]) + window // 2 + 1, smooth, color, name)
     accuracy = 100 * np.array([runs[name, s].test_accuracy for s in SEEDS])
     band(ax_acc, np.arange(1, EPOCHS + 1), accuracy, color, name)
-ax_loss.set_xlabel(f"training step ({steps_per_epoch} a epoch)")
+ax_loss.set_xlabel(f"training step ({steps_per_epoch} per epoch)")
 ax_loss.set_ylabel("training loss")
 ax_loss.set_title("Training loss (running mean of 11 steps)")
 ax_loss.legend(loc="upper right", ncol=2)

@@ -138,7 +138,7 @@ def verdict() -> str:
             "So the ResNet is the more robust of the two, as Veit et al. report, but a deletion does not *barely* "
             "hurt it here. Two differences from their setting may explain it: with three blocks a stage, where "
             "their ResNet-110 has eighteen, each block is a large share of its stage's paths; and their network "
-            "trained for hundreds of epochs, this one for a few."
+            "trained far longer than this one."
         )
     return "Unlike in Veit et al., the ResNet is not the more robust of the two in this run."
 
