@@ -164,6 +164,44 @@ def test_no_page_shows_a_path_of_the_build_machine(site: Path) -> None:
         assert not [p for p in local if p in text], f"{path.parent.relative_to(site)} shows a local path"
 
 
+#: code that only writes a table or a conclusion from the numbers: its cell is tagged remove_input, readers see its output
+GENERATOR = re.compile(r"\b(?:Markdown|display|HTML)\(")
+#: what would give away the build machine: temporary and work folders, an installation, a home folder
+BUILD_PATH = re.compile(
+    "|".join(map(re.escape, ["/tmp/", "/work/", "/home/", "site-packages", str(Path.home()) + "/"]))
+)
+
+
+def _input_cells(html: str) -> list[str]:
+    """The source of every code cell a notebook page shows, as text."""
+    return [_text(cell) for cell in re.findall(r'<div class="jp-InputArea\b[\s\S]*?<pre>([\s\S]*?)</pre>', html)]
+
+
+@pytest.mark.parametrize("name", [*NOTEBOOKS_WITH_PLOTS, "quick_tour"])
+def test_notebook_page_hides_its_generators_and_build_paths(site: Path, name: str) -> None:
+    """Readers see the tables and conclusions a notebook writes, not the code that writes them, and no local path."""
+    html = (site / "notebooks" / name / "index.html").read_text()
+    cells = _input_cells(html)
+    assert cells, f"{name}: no code cell found (has the notebook template changed?)"
+    shown = [cell.strip().splitlines()[0] for cell in cells if GENERATOR.search(cell)]
+    assert not shown, f"{name} shows the code of a generator cell (tag it remove_input): {shown}"
+    body = re.sub(r"<(style|script)\b[\s\S]*?</\1>", "", html)
+    found = BUILD_PATH.findall(_text(body))
+    assert not found, f"{name} shows a path of the build machine: {found}"
+
+
+def test_search_holds_no_hidden_code(site: Path) -> None:
+    """The search index is built from the pages: a hidden cell's code must not be found there either."""
+    import json
+
+    docs = json.loads((site / "search" / "search_index.json").read_text())["docs"]
+    notebook_entries = [d for d in docs if d["location"].startswith("notebooks/")]
+    assert notebook_entries
+    for entry in notebook_entries:
+        assert not GENERATOR.search(entry["text"]), f"{entry['location']}: generator code in the search index"
+        assert not BUILD_PATH.search(entry["text"]), f"{entry['location']}: a build path in the search index"
+
+
 def test_every_notebook_is_checked(site: Path) -> None:
     built = sorted(p.parent.name for p in (site / "notebooks").glob("*/index.html"))
     assert built == sorted([*NOTEBOOKS_WITH_PLOTS, "quick_tour"])

@@ -92,7 +92,7 @@ plt.show()
 # ResNet's parameters and MACs the DenseNet needs, and what it gives up or gains
 # in top-1.
 
-# %%
+# %% tags=["remove_input"]
 densenets = [r for r in rows if r.spec.family == "densenet"]
 resnets = [r for r in rows if r.spec.family == "resnet"]
 pairs = []
@@ -106,7 +106,7 @@ lines = [
 lines += [f"| {d.spec.name} | {r.spec.name} | {dt:+.2f} | {p:.2f} | {g:.2f} |" for d, r, dt, p, g in pairs]
 Markdown("\n".join(lines))
 
-# %%
+# %% tags=["remove_input"]
 by_name = {r.spec.name: r for r in rows}
 d201, r101, r50 = by_name["densenet201"], by_name["resnet101"], by_name["resnet50"]  # the pairs the paper discusses
 best = min(pairs, key=lambda p: abs(p[2]))  # the pair closest in accuracy
@@ -207,7 +207,7 @@ fig.suptitle("Feature reuse in a small DenseNet-BC trained on digits (the paper'
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["remove_input"]
 final, change = maps.values()
 spread = [np.nanmin(h[:-1]) / np.nanmax(h[:-1]) for h in final]  # 1: all sources weighted alike
 moved = np.nanmean([np.nanmean(c[:-1] / f[:-1]) for c, f in zip(change, final, strict=True)])
