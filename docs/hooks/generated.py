@@ -6,6 +6,7 @@ A page asks for generated content with a marker on a line of its own::
     {{ paper_table resnet }}
     {{ summary resnet50 }}
     {{ result forward_backward_cpu }}
+    {{ api_model_files }}
 
 Each marker is replaced by Markdown. What is deterministic (parameter counts,
 multiply-accumulates, the accuracy torchvision's weights metadata publish) is
@@ -182,6 +183,20 @@ def paper_table(family: str) -> str:
         raise PluginError(f"no model of family {family!r} is verified against a paper's table")
     header = ["model", "parameters", "paper", "rounds to paper", "MMACs (32²)", "source"]
     return _table(header, rows, "lrrlrl")
+
+
+def api_model_files() -> str:
+    """One API section per model file (family), in the order of the declarations: a new family needs no line here."""
+    from refimpl.specs import SPECS
+
+    families: dict[str, str] = {}
+    for spec in SPECS.values():
+        families.setdefault(spec.family, spec.label)  # the first model's label names the family: "ResNet", ...
+    options = "    options:\n      show_root_heading: false\n      show_root_toc_entry: false"
+    return "\n\n".join(
+        f"## {label}: `refimpl.{family}` {{ #refimpl-{family} }}\n\n::: refimpl.{family}\n{options}"
+        for family, label in families.items()
+    )
 
 
 def densenet_configs() -> str:
@@ -361,6 +376,7 @@ def throughput(stem: str) -> str:
 
 
 GENERATORS: dict[str, Callable[..., str]] = {
+    "api_model_files": api_model_files,
     "model_zoo": model_zoo,
     "resnet_stages": resnet_stages,
     "paper_table": paper_table,
