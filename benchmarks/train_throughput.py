@@ -64,7 +64,7 @@ PEAK_BF16_TFLOPS = {"H100": 989.4, "H200": 989.4, "A100": 312.0}
 
 
 @dataclass(frozen=True)
-class Setup:
+class TrainPath:
     """One way to train: the notes' or refimpl's, at a batch size."""
 
     name: str
@@ -83,7 +83,7 @@ def train_flops(config: TrainConfig, device: torch.device, batch_size: int) -> f
     return float(counter.get_total_flops())
 
 
-def images_per_s(config: TrainConfig, device: torch.device, path: Setup, warmup: int, steps: int) -> float:
+def images_per_s(config: TrainConfig, device: torch.device, path: TrainPath, warmup: int, steps: int) -> float:
     """Train ``warmup`` steps, then return the images/s of the next ``steps`` steps."""
     amp_dtype, memory_format = fast_settings(device) if path.fast else (None, torch.contiguous_format)
     torch.manual_seed(config.seed)  # the same initial weights for every path
@@ -116,7 +116,7 @@ def images_per_s(config: TrainConfig, device: torch.device, path: Setup, warmup:
     return train_epoch(forward, stream, steps, *args, desc=f"{path.name} timed", step=step).images_per_s
 
 
-def _describe(device: torch.device, path: Setup, config: TrainConfig, workers: int) -> str:
+def _describe(device: torch.device, path: TrainPath, config: TrainConfig, workers: int) -> str:
     if not path.fast:
         return f"DataLoader, {workers} workers, PIL, float32, NCHW, eager step, batch {path.batch_size}"
     dtype, memory_format = fast_settings(device)
@@ -161,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         compile=args.compile,
     )
     paths = [
-        Setup("notes", False, args.batch_size),
-        Setup("refimpl", True, args.batch_size),
-        Setup("recipe", True, args.recipe_batch_size),
+        TrainPath("notes", False, args.batch_size),
+        TrainPath("refimpl", True, args.batch_size),
+        TrainPath("recipe", True, args.recipe_batch_size),
     ]
     measured: dict[str, list[float]] = {p.name: [] for p in paths}
     for _ in range(args.rounds):

@@ -1139,20 +1139,16 @@ def step_settings(
     if cuda_graph is None:
         cuda_graph = cuda and amp_dtype != torch.float16 and not compile and fused is not False
     if cuda_graph:
-        problem = (
-            "it needs a CUDA device"
-            if not cuda
-            else "float16 training needs the gradient scaler, which checks on the host"
-            if amp_dtype == torch.float16
-            else "a compiled model cannot be recorded here; use one or the other"
-            if compile
-            else "the graph needs the fused SGD (its learning rate is a tensor)"
-            if fused is False
-            else None
-        )
+        problems = {
+            "it needs a CUDA device": not cuda,
+            "float16 training needs the gradient scaler, which checks on the host": amp_dtype == torch.float16,
+            "a compiled model cannot be recorded here; use one or the other": compile,
+            "the graph needs the fused SGD (its learning rate is a tensor)": fused is False,
+        }
+        problem = next((why for why, found in problems.items() if found), None)
         if problem:
             raise ValueError(f"--cuda-graph: {problem}")
-    return cuda_graph, cuda if fused is None else fused or cuda_graph
+    return cuda_graph, cuda_graph or (cuda if fused is None else fused)
 
 
 def _fit(
