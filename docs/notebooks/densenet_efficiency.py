@@ -130,16 +130,17 @@ Markdown(
 # %% [markdown]
 # ## Feature reuse: which earlier features does each layer read?
 #
-# A small DenseNet-BC for 32x32 images: a 16-channel stem, three dense blocks of
-# four layers with growth rate k = 8, compression 0.5 in the transitions. It
+# A small DenseNet-BC in the CIFAR layout: a 16-channel stem, three dense blocks
+# of four layers with growth rate k = 8, compression 0.5 in the transitions. It
 # trains for a few epochs on the offline `digits` data set (1,437 training
-# images, 360 test images, upsampled to 32x32).
+# images, 360 test images, 8x8 pixels fed at 16x16, so the last block still
+# sees a 4x4 map).
 
 # %%
 seed_everything(0)
 model = DenseNet(growth_rate=8, block_config=(4, 4, 4), num_init_features=16, num_classes=10, small_input=True)
 initial = copy.deepcopy(model)  # to see what training changed
-history = train_on_digits(model, epochs=4, lr=0.1, seed=0)
+history = train_on_digits(model, epochs=4, lr=0.1, seed=0, size=16)
 print(f"test accuracy after each epoch: {', '.join(f'{a:.1%}' for a in history.test_accuracy)}")
 
 # %% [markdown]

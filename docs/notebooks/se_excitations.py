@@ -39,12 +39,12 @@ plot_style()
 # The paper's CIFAR ResNet-20 (three stages of three basic blocks, 16, 32 and
 # 64 channels) with an SE block on every residual branch, reduction ratio
 # r = 4 (16 would leave the first stage's gates a single hidden unit), trained
-# for 5 epochs on 16x16 digits (the images are 8x8, so nothing is lost).
+# for 5 epochs on the 8x8 digits.
 
 # %%
 seed_everything(0)
 model = CifarResNet(20, block=SEBasicBlock, block_args={"reduction": 4})
-history = train_on_digits(model, epochs=5, lr=0.1, seed=0, size=16)
+history = train_on_digits(model, epochs=5, lr=0.1, seed=0, size=8)
 print(f"test accuracy after each epoch: {', '.join(f'{a:.1%}' for a in history.test_accuracy)}")
 
 # %% [markdown]
@@ -53,7 +53,7 @@ print(f"test accuracy after each epoch: {', '.join(f'{a:.1%}' for a in history.t
 # one row per digit, one column per channel.
 
 # %%
-images, labels = digits_test_images(size=16)
+images, labels = digits_test_images(size=8)
 gates = {name: s.flatten(1) for name, s in record_gates(model, images).items()}  # name -> (N, C)
 classes = labels.unique()
 per_class = {name: torch.stack([s[labels == c].mean(0) for c in classes]) for name, s in gates.items()}  # (10, C)

@@ -24,7 +24,7 @@
 # plain twins (the same networks with `PlainBlock`, i.e. without the additions)
 # and their [pre-activation](../../preact_resnet/) twins; then the training of
 # plain and residual networks of 20 and 56 layers on the offline `digits` data
-# set (1,437 training images of 8x8 pixels, fed here at 16x16), three seeds
+# set (1,437 training images of 8x8 pixels, fed at that size), three seeds
 # each. Everything runs on the build machine's CPU with fixed seeds.
 
 # %%
@@ -62,8 +62,8 @@ NETWORKS = {
     "plain": lambda depth: CifarResNet(depth, block=PlainBlock),
 }
 COLORS = {"ResNet": "tab:blue", "pre-activation": "tab:green", "plain": "tab:orange"}
-train_loader, _ = digits_loaders(batch_size=64, size=16, seed=0)
-images, labels = next(iter(train_loader))  # (64, 3, 16, 16), (64,)
+train_loader, _ = digits_loaders(batch_size=64, size=8, seed=0)
+images, labels = next(iter(train_loader))  # (64, 3, 8, 8), (64,)
 
 
 def gradients(model: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -176,7 +176,7 @@ runs = {}
 for name, (depth, block) in TRAINED.items():
     for seed in SEEDS:
         seed_everything(seed)
-        runs[name, seed] = train_on_digits(CifarResNet(depth, block=block), EPOCHS, LR, 32, seed, size=16)
+        runs[name, seed] = train_on_digits(CifarResNet(depth, block=block), EPOCHS, LR, 32, seed, size=8)
 
 # %%
 STYLE = {"plain-20": "tab:orange", "ResNet-20": "tab:blue", "plain-56": "tab:red", "ResNet-56": "tab:purple"}

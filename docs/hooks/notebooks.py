@@ -1,0 +1,150 @@
+"""Execute the notebook pages side by side, a kernel per core, instead of one after another.
+
+mkdocs-jupyter executes a notebook while its page is rendered, and MkDocs
+renders one page at a time, so a cold build waits for each notebook in turn
+while the other cores idle. This hook wraps mkdocs-jupyter's converter
+(``mkdocs_jupyter.convert.nb2html``). Its first call starts the conversion of
+every notebook page that this build will execute (the ones mkdocs-jupyter's
+cache does not serve), each in a process of its own, with the options of that
+first call, ``jobs`` at a time; every call then takes its page's result. A page
+converted with other options than the first is converted again, the plugin's
+own way, so the result never depends on this hook.
+
+Each kernel gets ``cores // jobs`` threads: kernels that share the cores
+instead of fighting over them. ``REFIMPL_DOCS_JOBS`` sets ``jobs`` (default:
+the cores this process may use, at most the number of notebooks);
+``REFIMPL_DOCS_JOBS=1`` is mkdocs-jupyter's one-at-a-time behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import Files
+from mkdocs_jupyter import convert
+from mkdocs_jupyter import plugin as jupyter_plugin
+
+_CONVERT = getattr(convert.nb2html, "original", convert.nb2html)  # the plugin's own, however often we wrap it
+
+# what each process runs: one notebook through mkdocs-jupyter's own converter, the HTML on stdout
+_WORKER = (
+    "import json, sys\n"
+    "from mkdocs_jupyter.convert import nb2html\n"
+    "request = json.load(sys.stdin)\n"
+    "sys.stdout.buffer.write(nb2html(request['path'], **request['options']).encode())\n"
+)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _jobs(notebooks: int) -> int:
+    value = os.environ.get("REFIMPL_DOCS_JOBS", "")
+    if value and not (value.isdigit() and int(value) >= 1):
+        raise PluginError(f"REFIMPL_DOCS_JOBS={value!r}: expected a whole number of processes, at least 1")
+    return min(int(value) if value else _cores(), max(notebooks, 1))
+
+
+class ParallelConverter:
+    """Stands in for ``nb2html``: the first call converts every notebook of the build, ``jobs`` at a time."""
+
+    original = _CONVERT
+
+    def __init__(self, paths: list[str], jobs: int) -> None:
+        self.paths, self.jobs = paths, jobs
+        self.threads = max(1, _cores() // jobs)
+        self.options: dict[str, Any] | None = None
+        self.results: dict[str, Future[str]] = {}
+        self.pool: ThreadPoolExecutor | None = None
+        self.processes: set[subprocess.Popen[bytes]] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, nb_path: str, **options: Any) -> str:
+        if self.pool is None and str(nb_path) in self.paths:
+            self._start(str(nb_path), options)
+        result = self.results.pop(str(nb_path), None)
+        if result is None or options != self.options:
+            return _CONVERT(nb_path, **options)
+        return result.result()
+
+    def _start(self, first: str, options: dict[str, Any]) -> None:
+        try:
+            json.dumps(options)
+        except TypeError:  # options a process cannot be sent: convert here, one at a time
+            self.paths = []
+            return
+        self.options = options
+        self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="notebook")
+        for path in [first, *(p for p in self.paths if p != first)]:  # the page being rendered first
+            self.results[path] = self.pool.submit(self._convert, path)
+
+    def _convert(self, path: str) -> str:
+        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}  # read by torch in the kernel
+        request = json.dumps({"path": path, "options": self.options}).encode()
+        with subprocess.Popen(
+            [sys.executable, "-c", _WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        ) as process:
+            with self.lock:
+                self.processes.add(process)
+            out, err = process.communicate(request)
+        with self.lock:
+            self.processes.discard(process)
+        if process.returncode != 0:
+            tail = "\n".join(err.decode(errors="replace").rstrip().splitlines()[-40:])
+            raise PluginError(f"executing the notebook {path} failed:\n{tail}")
+        return out.decode()
+
+    def close(self) -> None:
+        """Stop what still runs (a failed build) and wait for nothing."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        with self.lock:
+            for process in self.processes:
+                process.kill()
+
+
+def _will_execute(plugin: Any, path: str) -> bool:
+    """Whether mkdocs-jupyter executes this notebook in this build, not serves it from its cache."""
+    if not plugin.config["cache"]:
+        return True
+    key = jupyter_plugin._compute_cache_key(path, plugin.config, plugin.config["execute"])
+    return not jupyter_plugin._get_cache_path(plugin.config["cache_dir"], key).exists()
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    _restore()
+    plugin = config.plugins.get("mkdocs-jupyter")
+    if plugin is None or not plugin.config["execute"] or plugin.config["execute_ignore"]:
+        return files  # nothing to execute, or not every notebook the same way: the plugin's own path
+    paths = [f.abs_src_path for f in files if plugin.should_include(f) and _will_execute(plugin, f.abs_src_path)]
+    jobs = _jobs(len(paths))
+    if jobs > 1:
+        convert.nb2html = ParallelConverter(paths, jobs)
+    return files
+
+
+def _restore() -> None:
+    if isinstance(convert.nb2html, ParallelConverter):
+        convert.nb2html.close()
+    convert.nb2html = _CONVERT
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    _restore()
+
+
+def on_build_error(error: Exception) -> None:
+    _restore()
