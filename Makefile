@@ -28,8 +28,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # A stamp per extra, remade only when pyproject.toml changes, so a second run installs nothing.
+# --no-compile: Python compiles the modules it imports on first use; byte-compiling all of torch's
+# ahead of time would add half a minute to a fresh clone's setup.
 $(VENV)/.stamp-%: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[$*]'
 	@touch $@
 
 clean:

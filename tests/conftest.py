@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,18 @@ def pytest_configure(config: pytest.Config) -> None:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The docs build first, then the test files with the most tests: the longest work is handed out first.
+
+    pytest-xdist hands out whole test files in collection order (``--dist loadfile
+    --no-loadscope-reorder``), each to the next free worker. The build (one session
+    fixture in tests/test_docs.py) is the longest piece, so it starts at once and runs
+    beside the rest; long files handed out last would leave one worker finishing alone.
+    """
+    per_file = Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.get_closest_marker("docs") is None, -per_file[item.path]))  # stable
 
 
 @pytest.fixture(autouse=True)

@@ -2,17 +2,19 @@
 
 mkdocs-jupyter executes a notebook while its page is rendered, and MkDocs
 renders one page at a time, so a cold build waits for each notebook in turn
-while the other cores idle. This hook wraps mkdocs-jupyter's converter
-(``mkdocs_jupyter.convert.nb2html``). Its first call starts the conversion of
-every notebook page that this build will execute (the ones mkdocs-jupyter's
-cache does not serve), each in a process of its own, with the options of that
-first call, ``jobs`` at a time; every call then takes its page's result. A page
-converted with other options than the first is converted again, the plugin's
-own way, so the result never depends on this hook.
+while the other cores idle. This hook starts every notebook that the build
+will execute (the ones mkdocs-jupyter's cache does not serve) as soon as the
+files are known, each through mkdocs-jupyter's own converter
+(``mkdocs_jupyter.convert.nb2html``) in a process of its own, ``jobs`` at a
+time, while MkDocs goes on with the other pages. The converter is wrapped:
+when the plugin asks for a page, it gets that page's result, provided the
+plugin asked with the options the hook used (read from the plugin's
+configuration); any other call is converted the plugin's own way, so the site
+never depends on this hook.
 
-Each kernel gets ``cores // jobs`` threads: kernels that share the cores
-instead of fighting over them. ``REFIMPL_DOCS_JOBS`` sets ``jobs`` (default:
-the cores this process may use, at most the number of notebooks);
+Each kernel gets ``cores // jobs`` threads, so that the kernels share the
+cores instead of fighting over them. ``REFIMPL_DOCS_JOBS`` sets ``jobs``
+(default: the cores this process may use, at most the number of notebooks);
 ``REFIMPL_DOCS_JOBS=1`` is mkdocs-jupyter's one-at-a-time behaviour.
 """
 
@@ -54,38 +56,40 @@ def _jobs(notebooks: int) -> int:
     return min(int(value) if value else _cores(), max(notebooks, 1))
 
 
+#: the options mkdocs-jupyter passes to ``nb2html``, each its configuration's value of the same name
+#: (``execute`` too: this hook runs only when no notebook is exempt from execution)
+OPTIONS = (
+    "execute",
+    "kernel_name",
+    "theme",
+    "allow_errors",
+    "show_input",
+    "no_input",
+    "no_prompt",
+    "remove_tag_config",
+    "highlight_extra_classes",
+    "include_requirejs",
+    "custom_mathjax_url",
+)
+
+
 class ParallelConverter:
-    """Stands in for ``nb2html``: the first call converts every notebook of the build, ``jobs`` at a time."""
+    """Stands in for ``nb2html``: converts ``paths`` with ``options``, ``jobs`` at a time, from the start."""
 
     original = _CONVERT
 
-    def __init__(self, paths: list[str], jobs: int) -> None:
-        self.paths, self.jobs = paths, jobs
-        self.threads = max(1, _cores() // jobs)
-        self.options: dict[str, Any] | None = None
-        self.results: dict[str, Future[str]] = {}
-        self.pool: ThreadPoolExecutor | None = None
+    def __init__(self, paths: list[str], options: dict[str, Any], jobs: int) -> None:
+        self.options, self.threads = options, max(1, _cores() // jobs)
         self.processes: set[subprocess.Popen[bytes]] = set()
         self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(jobs, thread_name_prefix="notebook")
+        self.results: dict[str, Future[str]] = {path: self.pool.submit(self._convert, path) for path in paths}
 
     def __call__(self, nb_path: str, **options: Any) -> str:
-        if self.pool is None and str(nb_path) in self.paths:
-            self._start(str(nb_path), options)
         result = self.results.pop(str(nb_path), None)
         if result is None or options != self.options:
             return _CONVERT(nb_path, **options)
         return result.result()
-
-    def _start(self, first: str, options: dict[str, Any]) -> None:
-        try:
-            json.dumps(options)
-        except TypeError:  # options a process cannot be sent: convert here, one at a time
-            self.paths = []
-            return
-        self.options = options
-        self.pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="notebook")
-        for path in [first, *(p for p in self.paths if p != first)]:  # the page being rendered first
-            self.results[path] = self.pool.submit(self._convert, path)
 
     def _convert(self, path: str) -> str:
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}  # read by torch in the kernel
@@ -130,10 +134,19 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     if plugin is None or not plugin.config["execute"] or plugin.config["execute_ignore"]:
         return files  # nothing to execute, or not every notebook the same way: the plugin's own path
     paths = [f.abs_src_path for f in files if plugin.should_include(f) and _will_execute(plugin, f.abs_src_path)]
+    options = {name: plugin.config[name] for name in OPTIONS}
     jobs = _jobs(len(paths))
-    if jobs > 1:
-        convert.nb2html = ParallelConverter(paths, jobs)
+    if jobs > 1 and _sendable(options):
+        convert.nb2html = ParallelConverter(paths, options, jobs)
     return files
+
+
+def _sendable(options: dict[str, Any]) -> bool:
+    try:
+        json.dumps(options)
+    except TypeError:
+        return False
+    return True
 
 
 def _restore() -> None:
