@@ -357,8 +357,8 @@ def test_the_command_shows_progress_and_a_summary(tmp_path, capsys) -> None:
 
 
 def test_resnet20_learns_digits(tmp_path) -> None:
-    """Real handwritten digits, no network: at least 90% test accuracy in three epochs."""
-    config = TrainConfig(model="resnet20", dataset="digits", epochs=3, batch_size=32, device="cpu", out=str(tmp_path))
+    """Real handwritten digits, no network: at least 90% test accuracy in two epochs (97% when last measured)."""
+    config = TrainConfig(model="resnet20", dataset="digits", epochs=2, batch_size=32, device="cpu", out=str(tmp_path))
     last = train(config)
     assert last["test_images"] == 360
     assert last["test_acc"] >= 0.90, last
