@@ -6,8 +6,7 @@ program and the ONNX model (run by onnxruntime) compute what the eager model
 computes, at batch sizes other than the traced one. The default run checks
 ``torch.export`` on the first model of each architecture (``label``: ResNet,
 ResNeXt, CIFAR ResNet, ...) and ONNX on those of them that bring layers of
-their own; the rest is marked ``export``, deselected by default and run with
-``pytest -m export``.
+their own (marked ``quick``); ``pytest -m export`` runs every model, both paths.
 
 TorchScript is not supported (``torch.jit`` is deprecated in PyTorch):
 ``test_torchscript_is_unsupported`` pins what is true today, so that a change
@@ -67,12 +66,12 @@ PATHS = ("torch.export", "onnx")
 
 
 def _export_cases() -> list:
-    """(model, path) for every model and both paths, marked ``export`` outside the default set."""
+    """(model, path) for every model and both paths, all marked ``export``, the default set ``quick`` too."""
     cases = []
     for name in ALL_MODELS:  # the outer loop: both paths of a model run one after the other, on one export
         for path in PATHS:
             default = name in DEFAULT_EXPORT_MODELS and not (path == "onnx" and name in ONNX_UNDER_MARKER)
-            marks = [] if default else [pytest.mark.export]
+            marks = [pytest.mark.export, *([pytest.mark.quick] if default else [])]
             if (name, path) in UNSUPPORTED:
                 marks.append(pytest.mark.xfail(reason=UNSUPPORTED[name, path], strict=True))
             cases.append(pytest.param(name, path, marks=marks, id=f"{name}-{path}"))

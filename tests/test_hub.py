@@ -61,6 +61,8 @@ def test_hub_entries_take_the_arguments_of_create_model() -> None:
         assert parameters["weights"].default is None and parameters["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
 
 
+@pytest.mark.export
+@pytest.mark.quick  # a second per model: the default run keeps every one
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_every_model_loads_through_the_hub(name: str) -> None:
     """The hub builds the model its builder declares, with the keyword arguments passed on."""
