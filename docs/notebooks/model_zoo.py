@@ -11,12 +11,13 @@
 # %% [markdown]
 # # The model zoo
 #
-# Every registered model: first the table that `python -m refimpl list`
-# prints, then each model's torchinfo summary (click a name to unfold it), then
+# Every registered model's torchinfo summary (click a name to unfold it), then
 # a smoke run of the training command on the offline `digits` data set, on the
-# build machine's CPU. The models are built on PyTorch's `meta` device: shapes,
-# parameters and multiply-accumulates without any arithmetic, so all of them
-# take a few seconds.
+# build machine's CPU. The table of the models with their checkpoints and
+# published accuracy, what `python -m refimpl list` prints, is on the
+# [home page](../../#the-model-zoo). The models are built on PyTorch's `meta`
+# device: shapes, parameters and multiply-accumulates without any arithmetic,
+# so all of them take a few seconds.
 
 # %%
 import contextlib
@@ -32,13 +33,10 @@ from _common import plot_style, seed_everything
 from IPython.display import HTML, Markdown, display
 
 from refimpl import get_spec, list_models
-from refimpl.tools.inspection import count_parameters, model_zoo_table, summary, zoo_rows
+from refimpl.tools.inspection import count_parameters, summary
 from refimpl.tools.train import METRICS, TrainConfig, train
 
 plot_style()
-
-# %% tags=["remove_input"]
-Markdown(model_zoo_table(zoo_rows(), markdown=True))
 
 # %% tags=["remove_input"]
 rows = []
