@@ -113,8 +113,7 @@ class ParallelConverter:
 
     def close(self) -> None:
         """Stop what still runs (a failed build) and wait for nothing."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=False, cancel_futures=True)
         with self.lock:
             for process in self.processes:
                 process.kill()
