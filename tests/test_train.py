@@ -209,7 +209,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pat
     state = torch.load(folder / "run" / "checkpoint.pt", weights_only=True)
     diverged = {k: v.clone() for k, v in state["model"].items()}
     diverged["layer3.2.bn2.running_var"][0] = float("inf")  # what an older version saved after divergence
-    config = state["config"]
+    config, optimizer = state["config"], state["optimizer"]
     edits: dict[str, tuple[dict, str]] = {
         "incomplete": ({k: v for k, v in state.items() if k != "optimizer"}, "lacks optimizer"),
         "mismatched": (
@@ -234,10 +234,24 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pat
             "dataset: expected one of cifar10, digits, fake, got 'imagenet'",
         ),
         "epoch beyond --epochs": (
-            {**state, "epoch": 7, "history": state["history"] * 7},
+            {**state, "epoch": 7, "history": [{**state["history"][0], "epoch": i} for i in range(1, 8)]},
             "is at epoch 7, beyond the run's last, 1 (--epochs)",
         ),
         "diverged": ({**state, "model": diverged}, "holds non-finite weights (layer3.2.bn2.running_var)"),
+        # edits that torch.load and the types above let through, and that failed at every resume
+        "tensor in history": (
+            {**state, "history": [{**state["history"][0], "test_acc": torch.tensor(0.5)}]},
+            "has a history that no run writes (row 1 holds test_acc of a type JSON has not)",
+        ),
+        "row without keys": ({**state, "history": [{}]}, "has a history that no run writes (row 1 lacks epoch,"),
+        "lr as text": (
+            {**state, "optimizer": {**optimizer, "param_groups": [{**optimizer["param_groups"][0], "lr": "abc"}]}},
+            "has an optimizer whose lr is 'abc', not a number",
+        ),
+        "schedule as text": (
+            {**state, "scheduler": {**state["scheduler"], "base_lrs": ["abc"]}},
+            "has a scheduler whose base_lrs is ['abc'], not a number",
+        ),
     }
     made = {}
     for kind, (edited, expected) in edits.items():
@@ -274,6 +288,10 @@ UNUSABLE = [
     "unknown data set",
     "epoch beyond --epochs",
     "diverged",
+    "tensor in history",
+    "row without keys",
+    "lr as text",
+    "schedule as text",
 ]
 
 
@@ -737,9 +755,22 @@ def test_a_run_killed_during_a_save_leaves_no_temporary_file_for_good(tmp_path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.tmp", "checkpoint.pt", "metrics.jsonl"]
 
 
-def test_ctrl_c_stops_in_one_line_naming_how_to_resume(tmp_path) -> None:
+#: ``python -m refimpl`` with Ctrl-C's default handler: a suite started in the background (nohup, ``&``)
+#: passes SIGINT on ignored, and the command rightly leaves an ignored signal ignored
+WITH_CTRL_C = """
+import runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+runpy.run_module("refimpl", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "how"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated (SIGTERM)")]
+)
+def test_ctrl_c_and_sigterm_stop_in_one_line_naming_how_to_resume(tmp_path, signum: int, code: int, how: str) -> None:
+    """SIGTERM, what a job scheduler sends, stops a run as Ctrl-C does, with its own exit code (128 + 15)."""
     out, log = tmp_path / "run", tmp_path / "stderr.txt"
-    command = [sys.executable, "-m", "refimpl", "train", *SMOKE, "--epochs", "1000", "--out", str(out)]
+    command = [sys.executable, "-c", WITH_CTRL_C, "train", *SMOKE, "--epochs", "1000", "--out", str(out)]
     with log.open("w") as stderr:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
         try:
@@ -747,18 +778,19 @@ def test_ctrl_c_stops_in_one_line_naming_how_to_resume(tmp_path) -> None:
             while not (out / "metrics.jsonl").exists():  # an epoch has been saved
                 assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
                 time.sleep(0.05)
-            process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=60) == 130
+            process.send_signal(signum)
+            assert process.wait(timeout=60) == code, log.read_text()[-2000:]
         finally:
             process.kill()
     err = log.read_text()
     epoch = torch.load(out / "checkpoint.pt", weights_only=True)["epoch"]
     assert err.strip().splitlines()[-1] == (
-        f"python -m refimpl: interrupted after epoch {epoch} of 1000; resume with: "
+        f"python -m refimpl: {how} after epoch {epoch} of 1000 (epoch {epoch + 1} starts over); resume with: "
         f"python -m refimpl train --resume --out {out}"
     )
     assert "Traceback" not in err
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]  # the lock went
+    assert len(metrics(out)) == epoch  # the two files agree: a signal never falls between their writes
 
 
 def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch, capsys) -> None:

@@ -51,7 +51,8 @@ def _cores() -> int:
 
 def _jobs(notebooks: int) -> int:
     value = os.environ.get("REFIMPL_DOCS_JOBS", "")
-    if value and not (value.isdigit() and int(value) >= 1):
+    # isdigit accepts "²", which int() refuses, and isdecimal other scripts' digits ("٣"): ASCII only
+    if value and not (value.isascii() and value.isdecimal() and int(value) >= 1):
         raise PluginError(f"REFIMPL_DOCS_JOBS={value!r}: expected a whole number of processes, at least 1")
     return min(int(value) if value else _cores(), max(notebooks, 1))
 

@@ -2,16 +2,24 @@
 
 Exit codes: 0 success, 1 a verification failed or training diverged, 2 bad arguments, an unknown
 model, a model that does not fit the image size, missing or unreadable data, an unusable checkpoint
-or run folder, 130 training interrupted (Ctrl-C).
+or run folder (also one that cannot be written, a full disk), 130 training interrupted (Ctrl-C), 143
+training stopped by SIGTERM (128 + the signal's number, as a shell reports it).
+
+The codes keep these meanings when the output goes nowhere: a reader that stops early (``| head -1``)
+or a closed stdout or stderr leaves the work to go on, its output discarded.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import errno
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from refimpl.tools.registry import get_spec, list_models
 
@@ -117,17 +125,28 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 2 if unfit else 0
 
 
+def _stopped(signum: int) -> tuple[str, int]:
+    """How a stop by ``signum`` is told ("interrupted", "terminated (SIGTERM)") and its exit code."""
+    if signum == signal.SIGTERM:
+        return "terminated (SIGTERM)", 128 + signal.SIGTERM
+    return "interrupted", 130
+
+
 def _interrupted(err: Any) -> str:
     """What a ``TrainingInterrupted`` means, and what to type next."""
     folder, checkpoint = err.folder, err.checkpoint
+    how, _ = _stopped(err.signum)
     if checkpoint is None:
-        return f"interrupted in epoch 1 of {err.epochs}, before any was saved; run the same command again to start over"
+        return f"{how} in epoch 1 of {err.epochs}, before any was saved; run the same command again to start over"
     resume = (
         f"--resume --out {folder}"
         if checkpoint == folder / "checkpoint.pt"
         else f"--resume {checkpoint} --out {folder}"
     )
-    return f"interrupted after epoch {err.epoch} of {err.epochs}; resume with: python -m refimpl train {resume}"
+    return (
+        f"{how} after epoch {err.epoch} of {err.epochs} (epoch {err.epoch + 1} starts over); "
+        f"resume with: python -m refimpl train {resume}"
+    )
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -157,12 +176,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         batch = f"--batch-size {config.batch_size}"
         print(f"{args.prog}: error: out of memory at {batch}; try a smaller --batch-size", file=sys.stderr)
         return 2
-    except TrainingInterrupted as err:  # Ctrl-C in training: the run folder is consistent
+    except TrainingInterrupted as err:  # Ctrl-C or SIGTERM in training: the run folder is consistent
         print(f"{args.prog}: {_interrupted(err)}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:  # Ctrl-C before training began: nothing was written
-        print(f"{args.prog}: interrupted before training began; nothing was saved", file=sys.stderr)
-        return 130
+        return _stopped(err.signum)[1]
+    except KeyboardInterrupt as err:  # before training began: nothing was written
+        how, code = _stopped(getattr(err, "signum", signal.SIGINT))
+        print(f"{args.prog}: {how} before training began; nothing was saved", file=sys.stderr)
+        return code
     return 0
 
 
@@ -262,6 +282,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Discarding:
+    """A text stream that goes on working when its reader is gone.
+
+    A reader that stops early (``| head -1``) makes the next write raise
+    ``BrokenPipeError``; the stream's descriptor then points at ``os.devnull``,
+    so the rest of the output, and Python's flush at exit, go nowhere quietly,
+    and the command's exit code keeps its meaning. A name that is not UTF-8
+    (a folder named in EUC-KR) is written as its original bytes.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
+
+    def _discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def _guarded(self, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except OSError as err:
+            if err.errno not in (errno.EPIPE, errno.EBADF):  # a reader gone, a stream closed
+                raise
+            self._discard()
+            with contextlib.suppress(OSError):
+                return call()  # into os.devnull now, to empty the buffer
+            return None
+
+    def write(self, text: str) -> int:
+        self._guarded(lambda: self._stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _guard_streams() -> None:
+    """stdout and stderr that never stop the command: closed (``2>&-``) or with their reader gone."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or _closed(stream):  # Python sets None for a descriptor closed at start
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115  (open for the process's life)
+        elif not isinstance(stream, _Discarding):
+            setattr(sys, name, _Discarding(stream))
+
+
+def _closed(stream: IO[str]) -> bool:
+    try:
+        os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return True
+    except Exception:  # noqa: BLE001  (a stream without a descriptor, such as pytest's capture: in use)
+        return False
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -275,5 +358,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console() -> NoReturn:
-    """Entry point of the ``refimpl`` console script."""
+    """Entry point of the ``refimpl`` console script and of ``python -m refimpl``."""
+    _guard_streams()
     sys.exit(main())

@@ -401,7 +401,13 @@ def make_loaders(
         seed: seeds the order and augmentation of each epoch, with the epoch.
         num_workers: ``WorkerLoader``'s worker processes.
         channels_last: ``DeviceLoader`` hands out channels_last batches.
+
+    Raises:
+        ValueError: an unknown data set or loader.
+        DataUnavailableError: see ``load_dataset``.
     """
+    if name not in DATASETS:  # before HFLIP[name]: a KeyError would not say what is known
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
     hflip = HFLIP[name]
     if loader == "device":
         train_set, test_set = (load_dataset(name, root, split, download and split) for split in (True, False))

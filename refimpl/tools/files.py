@@ -10,12 +10,19 @@ What this file holds:
   killed process left behind.
 - ``lock_folder``: an exclusive OS lock (``flock``) on a folder, held for a
   block; the operating system releases it when the process dies, however.
+
+Neither follows a link it did not make: the temporary file is created anew
+(``O_EXCL``), ``os.replace`` replaces a link at the target rather than the
+file it points to, and the lock file is opened with ``O_NOFOLLOW``, so a
+planted ``.lock`` link is refused instead of truncating what it points to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -28,9 +35,10 @@ try:
 except ImportError:  # Windows: folders are not locked there
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FolderLockedError", "atomic_open", "lock_folder", "remove_stale"]
+__all__ = ["FolderLockedError", "LockLinkError", "atomic_open", "lock_folder", "remove_stale"]
 
 LOCK = ".lock"  # the lock file of a locked folder
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # not on Windows, which has no flock either
 
 
 def _umask() -> int:
@@ -88,10 +96,20 @@ def remove_stale(folder: Path, names: tuple[str, ...]) -> list[Path]:
     removed = []
     for name in names:
         for tmp in folder.glob(f"{_temporary_prefix(Path(name))}*.tmp"):
+            if not tmp.is_file() or tmp.is_symlink():  # only what atomic_open makes: a plain file
+                continue
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
                 removed.append(tmp)
     return removed
+
+
+class LockLinkError(OSError):
+    """The folder's lock file is a link (or not a plain file), which the lock never follows."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} is a link or not a plain file; the lock never follows one (remove it)")
+        self.path = path
 
 
 class FolderLockedError(RuntimeError):
@@ -109,6 +127,20 @@ def _command() -> str:
     return " ".join(argv)
 
 
+def _open_lock(path: Path) -> int:
+    """Open (or create) the lock file without following a link; a link or a non-file is refused."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o666)
+    except OSError as err:
+        if err.errno == errno.ELOOP or path.is_symlink():  # O_NOFOLLOW's refusal of a link
+            raise LockLinkError(path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device planted under the name
+        os.close(fd)
+        raise LockLinkError(path)
+    return fd
+
+
 @contextmanager
 def lock_folder(folder: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (which must exist) for the block, without waiting.
@@ -120,6 +152,7 @@ def lock_folder(folder: str | os.PathLike[str]) -> Iterator[None]:
 
     Raises:
         FolderLockedError: another process holds the lock.
+        LockLinkError: ``FOLDER/.lock`` is a link or not a plain file (never followed).
         OSError: the lock file cannot be created (a read-only folder, ...).
     """
     folder = Path(folder)
@@ -128,7 +161,7 @@ def lock_folder(folder: str | os.PathLike[str]) -> Iterator[None]:
         return
     path = folder / LOCK
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -147,7 +180,8 @@ def lock_folder(folder: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}: {_command()}\n".encode(), 0)
+        # surrogateescape: an argument that is not UTF-8 (a folder named in EUC-KR) keeps its bytes
+        os.pwrite(fd, f"pid {os.getpid()}: {_command()}\n".encode(errors="surrogateescape"), 0)
         yield
     finally:
         with contextlib.suppress(OSError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import shlex
@@ -67,7 +68,8 @@ def write_result(path: str | os.PathLike[str], data: dict[str, Any], device: tor
     """Write ``data`` with the command, the UTC time and the machine, atomically.
 
     The file is written to a temporary name in the same folder and then renamed,
-    so a reader never sees half a file.
+    so a reader never sees half a file. It is strict JSON: a NaN or an infinity
+    is written ``null`` and its place listed in ``"nonfinite"``.
     """
     path = Path(path)
     record = {
@@ -76,10 +78,30 @@ def write_result(path: str | os.PathLike[str], data: dict[str, Any], device: tor
         "machine": machine(device),
         **data,
     }
+    nonfinite: list[str] = []
+    record = _strict(record, "", nonfinite)
+    if nonfinite:
+        record["nonfinite"] = nonfinite
     with atomic_open(path) as f:
-        json.dump(record, f, indent=2)
+        json.dump(record, f, indent=2, allow_nan=False)
         f.write("\n")
     return path
+
+
+def _strict(value: Any, where: str, nonfinite: list[str]) -> Any:
+    """``value`` with every NaN and infinity as ``None``, their places (``a/b/0``) added to ``nonfinite``.
+
+    JSON has no NaN: Python would write ``NaN``, which strict parsers (a browser's
+    ``JSON.parse``, ``jq``) refuse. A measurement that failed is ``null`` and named.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        nonfinite.append(where or "/")
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v, f"{where}/{k}".lstrip("/"), nonfinite) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v, f"{where}/{i}".lstrip("/"), nonfinite) for i, v in enumerate(value)]
+    return value
 
 
 def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:

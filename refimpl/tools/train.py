@@ -79,26 +79,42 @@ refused, naming ``--resume`` (continue it) and ``--overwrite`` (start over: the
 earlier run's files stay until the new run's first epoch replaces them). This
 holds for the default folder ``runs/MODEL-DATASET`` too, so a sweep needs an
 ``--out`` per run. A folder that cannot be created or written is refused with
-the reason; one created for a run that then saved nothing is removed again.
-Temporary files that a killed run left are removed when the folder is next
-opened.
+the reason; one created for a run that then saved nothing is removed again
+(also after Ctrl-C or SIGTERM; only SIGKILL leaves it, holding ``.lock``,
+which the next run into it reuses). Temporary files that a killed run left are
+removed when the folder is next opened. Nothing is written through a link the
+run did not make: a ``.lock`` that is a link is refused, and a file of the run
+that is a link is replaced, not the file it points to. The first epoch of an
+``--overwrite`` run removes the earlier run's ``metrics.jsonl`` before it
+writes its checkpoint, so the two files never come from different runs.
 
 A run stops, with a message naming the step and the last good checkpoint,
 which stays, when a training loss is not finite (checked every ``log_every``
 steps), or when an epoch ends with a non-finite training or test loss or
-non-finite weights (checked before its checkpoint is written). Ctrl-C stops it
-with ``TrainingInterrupted``, which names the last epoch saved.
+non-finite weights (checked before its checkpoint is written). Ctrl-C or
+SIGTERM (what a job scheduler sends before it kills a job) stops it with
+``TrainingInterrupted``, which names the last epoch saved: the epoch in
+progress is lost, and a resumed run trains it again from its start. A signal
+that arrives while an epoch's files are written waits until both are written.
+
+Every checkpoint ``fit`` or ``train`` writes resumes through both:
+``fit(..., resume=load_checkpoint(path))``, or ``train --resume``, which asks
+for ``--model`` and ``--dataset`` where a checkpoint of ``fit`` (which trains
+any module on any loaders) does not record them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import itertools
 import json
 import math
 import os
 import random
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -165,20 +181,98 @@ class RunFolderError(RuntimeError):
     """The run folder cannot be used: not writable, in use by another run, or holding a run already."""
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM (what a job scheduler sends) arrived while a run was going.
+
+    Attributes:
+        signum: the signal's number (``signal.SIGINT`` or ``signal.SIGTERM``).
+    """
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training was interrupted (Ctrl-C); says which epoch was saved last, and where.
+    """Training was interrupted (Ctrl-C or SIGTERM); says which epoch was saved last, and where.
+
+    The epoch in progress is not saved: a resumed run trains it again from its start.
 
     Attributes:
         epoch: the last finished epoch (0 if none).
         epochs: the epochs the run was to train.
         checkpoint: the checkpoint that holds ``epoch``, or ``None``.
         folder: the run folder, or ``None`` (``fit`` with ``out=None``).
+        signum: the signal that stopped it (``signal.SIGINT`` for Ctrl-C or a plain ``KeyboardInterrupt``).
     """
 
-    def __init__(self, epoch: int, epochs: int, checkpoint: Path | None, folder: Path | None) -> None:
+    def __init__(
+        self, epoch: int, epochs: int, checkpoint: Path | None, folder: Path | None, signum: int = signal.SIGINT
+    ) -> None:
         where = f"; checkpoint: {checkpoint}" if checkpoint is not None else "; no checkpoint"
         super().__init__(f"interrupted after epoch {epoch} of {epochs}{where}")
         self.epoch, self.epochs, self.checkpoint, self.folder = epoch, epochs, checkpoint, folder
+        self.signum = signum
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM raise ``Stopped``, except inside ``hold()``, which lets a save finish first.
+
+    Installed only in the main thread (the only one Python delivers signals to),
+    and only over the default handlers: a signal the parent ignores (a
+    background job's SIGINT) stays ignored, and a notebook kernel's own handler stays.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.holding:
+            self.pending = signum  # raised when the save is complete
+            return
+        raise Stopped(signum)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """The block runs to its end; a signal that arrives meanwhile is raised after it."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise Stopped(signum)
+
+
+_SIGNALS: _StopSignals | None = None  # the active one, while a run is going in the main thread
+_DEFAULT_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into ``Stopped`` for the block (see ``_StopSignals``); nests."""
+    global _SIGNALS
+    if _SIGNALS is not None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _SIGNALS = _StopSignals()
+    installed = {}
+    try:
+        for signum, default in _DEFAULT_HANDLERS.items():
+            if signal.getsignal(signum) is default:
+                installed[signum] = signal.signal(signum, _SIGNALS.handler)
+        yield
+    finally:
+        for signum, previous in installed.items():
+            signal.signal(signum, previous)
+        _SIGNALS = None
+
+
+def _saving() -> contextlib.AbstractContextManager[None]:
+    """Hold SIGINT and SIGTERM back while a checkpoint and its metrics are written."""
+    return _SIGNALS.hold() if _SIGNALS is not None else contextlib.nullcontext()
 
 
 MAX_LR = 10.0  # beyond it SGD only diverges (and past 3.4e38 the step overflows float32)
@@ -764,9 +858,19 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write ``state`` with our format mark and the random states, atomically."""
+    """Write ``state`` with our format mark and the random states, atomically.
+
+    Raises:
+        OSError: the file cannot be written (a full disk, ...); the earlier file stays.
+    """
     with atomic_open(path, "wb") as f:
-        torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state, "rng": _rng_state()}, f)
+        try:
+            torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state, "rng": _rng_state()}, f)
+        except RuntimeError as err:  # torch.save's writer reports a failed write as "unexpected pos ..."
+            cause = err.__context__ or err.__cause__
+            if isinstance(cause, OSError):  # the file's own error: ENOSPC, EIO, ...
+                raise cause from None
+            raise OSError(errno.EIO, f"torch.save failed ({err})") from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -804,8 +908,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = [key for key in CHECKPOINT_KEYS if key not in state]
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
-    if isinstance(state["config"], dict):
-        loader = state["config"].get("loader")
+    if isinstance(state["config"], dict) and "loader" in state["config"]:  # fit's checkpoints record no loader
+        loader = state["config"]["loader"]
         state["config"]["loader"] = OLD_LOADER_NAMES.get(loader, loader)
     problem = _checkpoint_problem(state)
     if problem:
@@ -825,9 +929,16 @@ def _checkpoint_problem(state: dict[str, Any]) -> str | None:
     epoch, history = state["epoch"], state["history"]
     if epoch < 0 or len(history) != epoch or not all(isinstance(row, dict) for row in history):
         return f"has epoch {epoch} but a history of {len(history)} epochs; it was edited"
+    problem = _history_problem(history)
+    if problem:
+        return f"has a history that no run writes ({problem}); it was edited"
     problems = setting_problems(state["config"])
     if problems:
         return "has bad settings: " + "; ".join(problems)
+    problem = _numbers_problem(state["optimizer"].get("param_groups"), "optimizer", OPTIMIZER_NUMBERS)
+    problem = problem or _numbers_problem([state["scheduler"]], "scheduler", SCHEDULER_NUMBERS)
+    if problem:
+        return f"has {problem}; it was edited"
     weights = state["model"]
     if not all(isinstance(v, Tensor) for v in weights.values()):
         return "has a 'model' that is not all tensors"
@@ -838,6 +949,55 @@ def _checkpoint_problem(state: dict[str, Any]) -> str | None:
             "start a new run, or resume from an earlier checkpoint"
         )
     return None
+
+
+#: what every row of a checkpoint's history holds (rows may hold more: the device, the precision, ...)
+HISTORY_NUMBERS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
+#: the numbers of SGD's parameter groups and of the schedules' states: an edit that makes one a string
+#: (an lr of "abc") would pass torch.load and fail at the first step of every resume
+OPTIMIZER_NUMBERS = ("lr", "initial_lr", "max_lr", "min_lr", "momentum", "dampening", "weight_decay")
+SCHEDULER_NUMBERS = ("last_epoch", "total_steps", "T_max", "eta_min", "base_lrs", "_last_lr")
+
+
+def _history_problem(history: list[dict[str, Any]]) -> str | None:
+    """What makes ``history`` unlike the rows ``fit`` writes, or ``None``: plain JSON values, epochs 1, 2, ..."""
+    for i, row in enumerate(history, 1):
+        missing = [key for key in HISTORY_NUMBERS if key not in row]
+        if missing:
+            return f"row {i} lacks {', '.join(missing)}"
+        odd = [str(k) for k, v in row.items() if not isinstance(v, str | int | float | bool | None)]
+        if odd:
+            return f"row {i} holds {', '.join(odd)} of a type JSON has not"
+        if row["epoch"] != i:
+            return f"row {i} is epoch {row['epoch']!r}"
+        not_numbers = [k for k in HISTORY_NUMBERS[1:] if not _is_number(row[k])]
+        if not_numbers:
+            return f"row {i} has {', '.join(not_numbers)} that are not numbers"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    """A real number or None (a non-finite one is written as None), or a one-element tensor (a fused SGD's lr)."""
+    if isinstance(value, Tensor):
+        return value.numel() == 1 and value.is_floating_point()
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _numbers_problem(groups: Any, what: str, keys: tuple[str, ...]) -> str | None:
+    """Which of ``keys`` in the dicts ``groups`` is not a number (or a list of numbers), as "a ... that ..."."""
+    if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+        return f"{_article(what)} {what} without its parameter groups"
+    for group in groups:
+        for key in keys:
+            value = group.get(key)
+            values = value if isinstance(value, list) else [value]
+            if not all(_is_number(v) for v in values):
+                return f"{_article(what)} {what} whose {key} is {value!r:.40}, not a number"
+    return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _nonfinite(weights: dict[str, Tensor]) -> tuple[list[str], int]:
@@ -960,11 +1120,15 @@ def _open_run_folder(out: str | Path, resume: dict[str, Any] | None, overwrite: 
             its lock, or it holds a run that this one neither resumes nor may
             overwrite.
     """
-    out = Path(out)
+    out = Path(out).expanduser()
     created: list[Path] = []  # the folders made here, deepest first
     try:
         lock = contextlib.ExitStack()
         try:
+            if out.is_symlink() and not out.exists():
+                raise RunFolderError(
+                    f"cannot use {out} as the run folder: it is a link to {os.readlink(out)}, which does not exist"
+                )
             if out.exists() and not out.is_dir():
                 raise RunFolderError(f"cannot use {out} as the run folder: it is a file")
             missing = out
@@ -1113,14 +1277,38 @@ def fit(
             holds a run that is neither resumed nor to be overwritten.
         NonFiniteLossError: the run diverged; the message names the step and
             the last good checkpoint, which stays.
-        TrainingInterrupted: Ctrl-C (a ``KeyboardInterrupt``); it names the
-            last epoch saved.
+        TrainingInterrupted: Ctrl-C (a ``KeyboardInterrupt``) or SIGTERM; it
+            names the last epoch saved. The epoch in progress is lost: a
+            resumed run trains it again. Neither signal interrupts a save.
     """
     speed = {"cuda_graph": cuda_graph, "fused": fused}
-    if out is None:
-        return _fit(model, data, recipe, None, compile, resume, settings, on_step, progress, **speed)
-    with _open_run_folder(out, resume, overwrite) as folder:
-        return _fit(model, data, recipe, folder, compile, resume, settings, on_step, progress, **speed)
+    with _stop_on_signals():
+        if out is None:
+            return _fit(model, data, recipe, None, compile, resume, settings, on_step, progress, **speed)
+        with _open_run_folder(out, resume, overwrite) as folder:
+            return _fit(model, data, recipe, folder, compile, resume, settings, on_step, progress, **speed)
+
+
+#: recipe settings that change no number of a run: a resumed run may set them anew
+FREE_ON_RESUME = ("log_every",)
+
+
+def _resumed_settings(resume: dict[str, Any], recipe: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run resumed by ``fit`` records: the checkpoint's, which the recipe must keep.
+
+    A checkpoint of ``train`` also records the model and the data (its flags);
+    they stay, so that ``train --resume`` can continue the run after ``fit`` did.
+
+    Raises:
+        CheckpointError: the recipe differs from the checkpoint's in a setting that changes the numbers.
+    """
+    saved = resume["config"]
+    differ = {k: (v, saved[k]) for k, v in recipe.items() if k in saved and k not in FREE_ON_RESUME and saved[k] != v}
+    if differ:
+        source = f"checkpoint {resume['path']}" if "path" in resume else "the checkpoint"
+        text = ", ".join(f"{k} {new!r} ({source}: {old!r})" for k, (new, old) in differ.items())
+        raise CheckpointError(f"the resumed run must keep the checkpoint's recipe; differs: {text}")
+    return {**saved, **recipe}
 
 
 def step_settings(
@@ -1176,6 +1364,8 @@ def _fit(
         raise ValueError("the training loader has no batch (is the batch larger than the training set?)")
     _check_batches(model, train_batches, steps)
     test_steps = min(len(test_batches), recipe.max_steps or len(test_batches))
+    if test_steps == 0:
+        raise ValueError("the test loader has no batch: every epoch ends with a test, so it needs at least one")
     total_steps = recipe.epochs * steps
     if recipe.total_steps is not None:
         total_steps = min(total_steps, recipe.total_steps)
@@ -1186,9 +1376,13 @@ def _fit(
     history: list[dict[str, Any]] = []
     start_epoch = 0
     saved: Path | None = None  # the last good checkpoint
+    # what the checkpoint records as the run's settings: a resumed one keeps what it recorded (train's flags)
+    config = dataclasses.asdict(recipe) if settings is None else settings
     if resume is None:
         _seed_all(recipe.seed)
     else:
+        if settings is None:
+            config = _resumed_settings(resume, config)
         history, start_epoch = _restore(resume, model, optimizer, scheduler, scaler)
         saved = Path(resume["path"]) if "path" in resume else None
         if start_epoch > epochs:
@@ -1256,7 +1450,7 @@ def _fit(
             }
             if folder is not None:
                 state = {
-                    "config": dataclasses.asdict(recipe) if settings is None else settings,
+                    "config": config,
                     "epoch": epoch + 1,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -1264,29 +1458,47 @@ def _fit(
                     "scaler": scaler.state_dict(),
                     "history": [*history, row],
                 }
-                try:
-                    save_checkpoint(folder.checkpoint, state)
-                except OSError as err:  # a full disk, a folder made read-only: the last checkpoint stays
-                    raise RunFolderError(_write_failed(folder.checkpoint, err, epoch + 1, last_good())) from None
+                with _saving():  # Ctrl-C or SIGTERM now waits for both files: they always agree
+                    _save_epoch(folder, state, last_good)
                 saved = folder.checkpoint
             history.append(row)
-            if folder is not None:
-                try:
-                    _write_metrics(folder.path / METRICS, history)
-                except OSError as err:
-                    raise RunFolderError(_write_failed(folder.path / METRICS, err, epoch + 1, last_good())) from None
             if progress:
                 tqdm.write(
                     f"epoch {epoch + 1}/{epochs}: train loss {stats.loss:.3f} acc {stats.accuracy:.1%}, "
                     f"test loss {test_loss:.3f} acc {test_acc:.1%}, {stats.images_per_s:,.0f} images/s"
                 )
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(len(history), epochs, saved, None if folder is None else folder.path) from None
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM through _stop_on_signals
+        signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+        where = None if folder is None else folder.path
+        raise TrainingInterrupted(len(history), epochs, saved, where, signum) from None
     return history
 
 
-def _write_failed(path: Path, err: OSError, epoch: int, last_good: str) -> str:
-    return f"cannot write {path}: {_reason(err)}; training stopped in epoch {epoch}; last good checkpoint: {last_good}"
+def _save_epoch(folder: _RunFolder, state: dict[str, Any], last_good: Callable[[], str]) -> None:
+    """Write an epoch's checkpoint, then the metrics of every epoch so far (from the checkpoint's history).
+
+    The first epoch of a run that replaces another (``--overwrite``) first
+    removes the earlier run's metrics: a crash between the two writes must not
+    leave the new run's checkpoint beside the old run's metrics. What it
+    removes is also in the earlier checkpoint's history until that is replaced.
+
+    Raises:
+        RunFolderError: a file cannot be written (a full disk, a folder made
+            read-only); the last good checkpoint stays.
+    """
+    epoch = state["epoch"]
+    path = folder.checkpoint
+    try:
+        if folder.replaces:
+            with contextlib.suppress(FileNotFoundError):
+                (folder.path / METRICS).unlink()
+            folder.replaces = False
+        save_checkpoint(path, state)
+        path = folder.path / METRICS
+        _write_metrics(path, state["history"])
+    except OSError as err:
+        reason = f"cannot write {path}: {_reason(err)}; training stopped in epoch {epoch}"
+        raise RunFolderError(f"{reason}; last good checkpoint: {last_good()}") from None
 
 
 # --8<-- [end:fit]
@@ -1309,6 +1521,9 @@ def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
             without a file comes without ``out``.
     """
     given = {k: v for k, v in given.items() if v is not None}
+    for key in ("out", "resume", "data_root"):  # as a shell would: ~ is the home folder, also inside quotes
+        if isinstance(given.get(key), str) and given[key]:
+            given[key] = os.path.expanduser(given[key])
     config = TrainConfig(**given)
     if config.resume is None:
         return config, None
@@ -1320,7 +1535,21 @@ def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
     unknown = [k for k in checkpoint["config"] if k not in RULES]
     if unknown:
         raise CheckpointError(f"checkpoint {checkpoint['path']} has unknown settings: {', '.join(map(str, unknown))}")
-    saved = {k: v for k, v in checkpoint["config"].items() if k in KEPT_ON_RESUME}
+    recorded = checkpoint["config"]
+    if recorded.get("total_steps") is not None:
+        raise CheckpointError(
+            f"checkpoint {checkpoint['path']} ends its run after total_steps={recorded['total_steps']}, "
+            "which the command has no flag for; resume it with fit(..., resume=load_checkpoint(...))"
+        )
+    # a checkpoint written by fit records its recipe, not the model or the data: the flags must name them
+    unrecorded = [k for k in ("model", "dataset") if k not in recorded and k not in given]
+    if unrecorded:
+        flags = " and ".join(f"--{k}" for k in unrecorded)
+        raise CheckpointError(
+            f"checkpoint {checkpoint['path']} does not record its {' or '.join(unrecorded)} (it was written by "
+            f"fit); name them with {flags}"
+        )
+    saved = {k: v for k, v in recorded.items() if k in KEPT_ON_RESUME}
     config = dataclasses.replace(config, **{**saved, **{k: v for k, v in given.items() if k in KEPT_ON_RESUME}})
     return config, checkpoint
 
@@ -1346,9 +1575,9 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             another run (see ``fit``).
         NonFiniteLossError: the run diverged; the checkpoint of the last good
             epoch is kept.
-        TrainingInterrupted: Ctrl-C; it names the last epoch saved.
+        TrainingInterrupted: Ctrl-C or SIGTERM; it names the last epoch saved.
     """
-    out = Path(config.out or f"runs/{config.model}-{config.dataset}")
+    out = Path(config.out or f"runs/{config.model}-{config.dataset}").expanduser()
     source = None
     if config.resume is None:
         if checkpoint is not None:
@@ -1357,14 +1586,16 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
         source = _checkpoint_path(config.resume, out)
         checkpoint = load_checkpoint(source) if checkpoint is None else checkpoint
         saved = checkpoint["config"]
-        differ = {k: (v, saved.get(k)) for k, v in _kept_settings(config).items() if saved.get(k) != v}
+        # a setting the checkpoint does not record (one written by fit records its recipe alone) comes from the flags
+        differ = {k: (v, saved[k]) for k, v in _kept_settings(config).items() if k in saved and saved[k] != v}
         if differ:
             text = ", ".join(f"{k} {new!r} (checkpoint: {old!r})" for k, (new, old) in differ.items())
             raise CheckpointError(f"the resumed run must keep the checkpoint's settings; differs: {text}")
     device = resolve_device(config.device)
     step_settings(device, fast_settings(device)[0], config.compile, config.cuda_graph, config.fused)  # refused early
     get_spec(config.model)  # an unknown model fails here, with suggestions
-    with _open_run_folder(out, checkpoint, config.overwrite) as folder:  # before any work: it may be refused
+    # SIGTERM stops the run as Ctrl-C does; the run folder opens before any work: it may be refused
+    with _stop_on_signals(), _open_run_folder(out, checkpoint, config.overwrite) as folder:
         how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
         print(f"device: {_describe(device)}{how.get(config.device, '')}", flush=True)
 
