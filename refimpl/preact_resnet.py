@@ -57,9 +57,18 @@ Deviations from the paper, and why:
   uses where the shape changes; here it is option A (subsample and pad with
   zeros), as in the original CIFAR ResNet-110 the paper compares it with.
   ResNet-164 and ResNet-1001 use 1x1 projections there, as the authors' code.
-- ``small_input`` and ``zero_init_residual`` are not in the paper (see
-  ``refimpl.resnet``); ``zero_init_residual`` zeroes the last convolution of
-  each branch, since no BN follows it.
+- ``small_input`` is not in the paper (see ``refimpl.resnet``).
+- Every block starts as the identity, x_{l+1} = x_l: ``zero_init_residual``
+  is on by default and zeroes the last convolution of each branch (no BN
+  follows it). The paper, and timm's ``resnetv2`` by default, He-initialise
+  that convolution like the others; ``zero_init_residual=False`` does that.
+  Why: a freshly built BN holds running statistics of mean 0 and variance 1,
+  so in eval mode it is the identity and every branch F(x_l) grows with its
+  input; the sum x_L grows geometrically with depth, to 1e6-1e7 in the
+  outputs of ResNet-110 and ResNet-164, and overflows float32 (NaN) in
+  ResNet-1001. With zero branches, x_L = x_l.
+  Training mode normalises by the batch and is finite either way; loaded
+  weights replace the initialisation (the parity with timm is unchanged).
 """
 
 import re
@@ -224,7 +233,9 @@ class PreActResNet(nn.Module):
         layers: number of blocks in each of the four stages, ``(3, 4, 6, 3)`` for 50 layers.
         num_classes: size of the classifier's output.
         zero_init_residual: start every block as the identity by zeroing the
-            last convolution of its branch (arXiv:1706.02677; not in the paper).
+            last convolution of its branch (arXiv:1706.02677; not in the paper,
+            nor timm's default). On by default, so that a freshly built network
+            stays finite in eval mode; ``False`` is the paper's He initialisation.
         small_input: use a 3x3 stride-1 stem without max-pool, for 32x32 images.
     """
 
@@ -233,7 +244,7 @@ class PreActResNet(nn.Module):
         block: type[PreActBasicBlock | PreActBottleneck],
         layers: tuple[int, int, int, int],
         num_classes: int = 1000,
-        zero_init_residual: bool = False,
+        zero_init_residual: bool = True,
         small_input: bool = False,
     ) -> None:
         super().__init__()
@@ -299,7 +310,8 @@ class PreActCifarResNet(nn.Module):
     Args:
         depth: number of weighted layers, 6n + 2 (basic) or 9n + 2 (bottleneck).
         num_classes: size of the classifier's output (10 for CIFAR-10).
-        zero_init_residual: start every block as the identity (not in the paper).
+        zero_init_residual: start every block as the identity, as
+            ``PreActResNet`` (on by default; ``False`` is the paper's initialisation).
         block: ``PreActBasicBlock`` or ``PreActBottleneck``.
         shortcut: the shortcut where the shape changes: ``PadShortcut`` (option
             A, parameter-free) or ``conv1x1`` (a projection).
@@ -309,7 +321,7 @@ class PreActCifarResNet(nn.Module):
         self,
         depth: int,
         num_classes: int = 10,
-        zero_init_residual: bool = False,
+        zero_init_residual: bool = True,
         block: type[PreActBasicBlock | PreActBottleneck] = PreActBasicBlock,
         shortcut: Callable[[int, int, int], nn.Module] = PadShortcut,
     ) -> None:

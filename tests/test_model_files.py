@@ -2,7 +2,8 @@
 
 A model file is what users copy: it must import only PyTorch (and the model
 files it builds on), keep the template's sections in order, say which paper it
-implements and how it deviates, and give every network ``forward_features``.
+implements and how it deviates, give every network ``forward_features``, and
+initialise every network so that, freshly built, it computes finite outputs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import ALL_MODELS, imagenet_or_own_size
 from torch import nn
 
+from refimpl import create_model, get_spec
 from refimpl.specs import SPECS
 
 FAMILIES = sorted({spec.family for spec in SPECS.values()})
@@ -78,3 +81,27 @@ def test_blocks_with_a_residual_branch_own_their_zero_initialisation(family: str
     for _, cls in inspect.getmembers(module, inspect.isclass):
         if issubclass(cls, nn.Module) and hasattr(cls, "residual"):
             assert callable(getattr(cls, "zero_init_last", None)), cls.__name__
+
+
+#: the largest output a freshly built model may give: squared, as a squared-error loss squares it, it is still a
+#: finite float32 (whose largest is 3.4e38). In eval mode the deepest post-activation networks reach 1e16
+#: (DenseNet-BC-250, 6e8 for the CIFAR ResNet-110), the pre-activation ones 0.3 (every block the identity)
+LARGEST_OUTPUT = torch.finfo(torch.float32).max ** 0.5
+
+
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_a_freshly_built_network_gives_finite_outputs_in_eval_mode(name: str) -> None:
+    """The initialisation alone must keep the activations in range over the whole depth.
+
+    Freshly built, each BN's running statistics are mean 0 and variance 1, so in
+    eval mode it is the identity and normalises nothing. A He-initialised
+    pre-activation branch then grows with its input, and ResNet-1001's 333
+    blocks overflowed float32: NaN, which also broke every comparison of two
+    outputs (issue 25). One image is enough: in eval mode each is computed alone.
+    """
+    size = imagenet_or_own_size(get_spec(name))
+    model = create_model(name).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, size, size))
+    assert torch.isfinite(out).all(), f"{name} outputs {out.flatten()[:5].tolist()}..."
+    assert out.abs().max().item() < LARGEST_OUTPUT

@@ -53,12 +53,20 @@ plot_style()
 # - **pre-activation**: $y = x + \mathcal{F}(x)$ with BN and ReLU moved into
 #   $\mathcal{F}$, so nothing sits on the shortcut;
 # - **plain**: $y = \operatorname{ReLU}(\mathcal{F}(x))$, no shortcut.
+#
+# All three start from the papers' initialisation, every convolution
+# He-initialised: the pre-activation networks are built with
+# `zero_init_residual=False`, since their default zeroes the last convolution
+# of each branch, which would make every block the identity at initialisation
+# and give the weights before it a zero gradient.
 
 # %%
 DEPTHS = (20, 56, 110)
 NETWORKS = {
     "ResNet": lambda depth: CifarResNet(depth, block=BasicBlock),
-    "pre-activation": lambda depth: PreActCifarResNet(depth, block=PreActBasicBlock, shortcut=PadShortcut),
+    "pre-activation": lambda depth: PreActCifarResNet(
+        depth, block=PreActBasicBlock, shortcut=PadShortcut, zero_init_residual=False
+    ),
     "plain": lambda depth: CifarResNet(depth, block=PlainBlock),
 }
 COLORS = {"ResNet": "tab:blue", "pre-activation": "tab:green", "plain": "tab:orange"}
