@@ -37,3 +37,15 @@ def test_atomic_open_replaces_the_file_only_when_the_block_succeeds(tmp_path) ->
         raise KeyboardInterrupt  # an interruption, not only an error, keeps the old file
     assert path.read_bytes() == b"first"
     assert [p.name for p in path.parent.iterdir()] == ["data.bin"]  # no temporary file left behind
+
+
+def test_a_result_is_strict_json_naming_its_non_finite_numbers(tmp_path) -> None:
+    """Python writes NaN and Infinity, which JSON has not: a browser's JSON.parse and jq refuse the file."""
+    path = write_result(tmp_path / "r.json", {"ms": float("nan"), "rows": [{"ratio": float("inf")}, {"ratio": 1.5}]})
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not strict JSON: {constant}")
+
+    data = json.loads(path.read_text(), parse_constant=refuse)
+    assert data["ms"] is None and data["rows"] == [{"ratio": None}, {"ratio": 1.5}]
+    assert data["nonfinite"] == ["ms", "rows/0/ratio"]

@@ -119,7 +119,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import torch
@@ -864,13 +864,18 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         OSError: the file cannot be written (a full disk, ...); the earlier file stays.
     """
     with atomic_open(path, "wb") as f:
-        try:
-            torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state, "rng": _rng_state()}, f)
-        except RuntimeError as err:  # torch.save's writer reports a failed write as "unexpected pos ..."
-            cause = err.__context__ or err.__cause__
-            if isinstance(cause, OSError):  # the file's own error: ENOSPC, EIO, ...
-                raise cause from None
-            raise OSError(errno.EIO, f"torch.save failed ({err})") from None
+        _write_checkpoint(f, state)
+
+
+def _write_checkpoint(f: IO[bytes], state: dict[str, Any]) -> None:
+    """``torch.save`` of ``state`` with our format mark and the random states, its failures as ``OSError``."""
+    try:
+        torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state, "rng": _rng_state()}, f)
+    except RuntimeError as err:  # torch.save's writer reports a failed write as "unexpected pos ..."
+        cause = err.__context__ or err.__cause__
+        if isinstance(cause, OSError):  # the file's own error: ENOSPC, EIO, ...
+            raise cause from None
+        raise OSError(errno.EIO, f"torch.save failed ({err})") from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -1477,10 +1482,11 @@ def _fit(
 def _save_epoch(folder: _RunFolder, state: dict[str, Any], last_good: Callable[[], str]) -> None:
     """Write an epoch's checkpoint, then the metrics of every epoch so far (from the checkpoint's history).
 
-    The first epoch of a run that replaces another (``--overwrite``) first
-    removes the earlier run's metrics: a crash between the two writes must not
-    leave the new run's checkpoint beside the old run's metrics. What it
-    removes is also in the earlier checkpoint's history until that is replaced.
+    The first epoch of a run that replaces another (``--overwrite``) removes
+    the earlier run's metrics once its checkpoint is written in full, just
+    before that checkpoint takes the earlier one's place: a crash between the
+    two writes must not leave the new run's checkpoint beside the old run's
+    metrics, and a failed save (a full disk) leaves the earlier run whole.
 
     Raises:
         RunFolderError: a file cannot be written (a full disk, a folder made
@@ -1489,11 +1495,12 @@ def _save_epoch(folder: _RunFolder, state: dict[str, Any], last_good: Callable[[
     epoch = state["epoch"]
     path = folder.checkpoint
     try:
-        if folder.replaces:
-            with contextlib.suppress(FileNotFoundError):
-                (folder.path / METRICS).unlink()
-            folder.replaces = False
-        save_checkpoint(path, state)
+        with atomic_open(path, "wb") as f:
+            _write_checkpoint(f, state)
+            if folder.replaces:  # the new checkpoint is complete; it replaces the old one when the block ends
+                with contextlib.suppress(FileNotFoundError):
+                    (folder.path / METRICS).unlink()
+        folder.replaces = False
         path = folder.path / METRICS
         _write_metrics(path, state["history"])
     except OSError as err:
