@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ import torchvision
 
 import refimpl.specs
 from refimpl.tools.modelspec import ModelSpec
+from refimpl.tools.weights import HubWeights, cache_path, resolve_weights
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -105,3 +108,38 @@ def swap_spec(monkeypatch: pytest.MonkeyPatch) -> Callable[[ModelSpec], ModelSpe
         return spec
 
     return swap
+
+
+@pytest.fixture
+def cache_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str, object], Path]:
+    """Puts a fake checkpoint where ``create_model(name, weights=...)`` finds it: ``cache_checkpoint(name, weights, sd)``.
+
+    The third argument is a state dict (or any object: ``torch.save`` writes
+    it) or the file's bytes. ``TORCH_HOME`` becomes ``tmp_path / "torch"``.
+    torchvision's files are named by a prefix of their SHA-256
+    (``resnet18-f37072fd.pth``), which the loader checks before it reads one; a
+    fake file cannot have the real hash, so for the test the weights entry's URL
+    names the file by its own hash, as torchvision names its files. Hugging
+    Face's files carry no hash and keep their names. Returns the file's path.
+    """
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def cache(name: str, weights: str, content: object) -> Path:
+        entry = resolve_weights(refimpl.specs.SPECS[name], weights)
+        if isinstance(content, bytes):
+            data = content
+        else:
+            buffer = io.BytesIO()
+            torch.save(content, buffer)
+            data = buffer.getvalue()
+        if not isinstance(entry, HubWeights):
+            digest = hashlib.sha256(data).hexdigest()
+            url, count = re.subn(r"-[0-9a-f]+(\.\w+)$", rf"-{digest[:8]}\1", entry.url)
+            assert count == 1, f"no hash in {entry.url}"
+            monkeypatch.setattr(entry.value, "url", url)  # DEFAULT is an alias: the same value, patched once
+        path = Path(cache_path(entry))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    return cache

@@ -8,7 +8,9 @@ functions and constants, imported with ``from helpers import ...``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,6 +28,7 @@ __all__ = [
     "ROUNDING",
     "SMALL_SIZE",
     "TORCHVISION_REFERENCE_MODELS",
+    "RunsCode",
     "assert_same_function",
     "imagenet_or_own_size",
     "names",
@@ -60,6 +63,20 @@ def imagenet_or_own_size(spec: ModelSpec) -> int:
 #: where the reference runs other kernels (``Reference.exact`` false): the largest difference allowed, relative to
 #: the largest value of each compared tensor; float32 rounding gives about 1e-6
 ROUNDING = 1e-5
+
+
+class RunsCode:
+    """Unpickling it creates the folder ``marker``: what a malicious checkpoint does, made harmless and visible.
+
+    ``torch.save({"fc.weight": RunsCode(marker)}, path)`` writes a file that runs
+    ``os.mkdir(marker)`` when read with ``torch.load(..., weights_only=False)``.
+    """
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[[str], None], tuple[str]]:
+        return os.mkdir, (str(self.marker),)
 
 
 def _assert_equal(actual: torch.Tensor, expected: torch.Tensor, exact: bool, msg: str = "") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import names
 
 from refimpl import create_model
 from refimpl.densenet import DenseLayer, densenet121
@@ -19,6 +20,38 @@ def test_weights_true_names_the_accepted_checkpoints() -> None:
     """The habit of pretrained=True: refused, naming what to write instead."""
     with pytest.raises(TypeError, match="got True; for resnet50 accepted: DEFAULT, IMAGENET1K_V1, IMAGENET1K_V2$"):
         create_model("resnet50", weights=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "advice"),
+    [
+        ("resnet50", 'weights="IMAGENET1K_V1" (what pretrained=True meant) or weights="DEFAULT" (the best)'),
+        ("se_resnet50", 'weights="DEFAULT" (what timm\'s pretrained=True meant: a1_in1k)'),
+        ("resnet20", "resnet20 has no published weights: leave weights=None"),
+    ],
+)
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_pretrained_names_the_weights_to_ask_for(name: str, advice: str, pretrained: bool) -> None:
+    """torchvision's old flag: the builders would only say "unexpected keyword argument 'pretrained'"."""
+    with pytest.raises(
+        TypeError, match=r"^pretrained is torchvision's old flag, not an argument of create_model"
+    ) as info:
+        create_model(name, pretrained=pretrained)
+    message = str(info.value)
+    assert advice in message and "\n" not in message, message
+    if name == "resnet50":
+        assert message.endswith("; resnet50 accepts DEFAULT, IMAGENET1K_V1, IMAGENET1K_V2")
+
+
+@pytest.mark.parametrize("name", names(lambda spec: not spec.small_input))
+@pytest.mark.parametrize("small_input", [True, False])
+def test_small_input_is_refused_by_the_models_built_for_32x32(name: str, small_input: bool) -> None:
+    """The CIFAR models: their builders would say "unexpected keyword argument" or (DenseNet-BC) "multiple values"."""
+    with pytest.raises(
+        ValueError, match=rf"^{name} takes no small_input: it is built for 32x32 inputs already; "
+    ) as info:
+        create_model(name, small_input=small_input)
+    assert "(resnet18, resnet34, resnet50, ...)" in str(info.value)
 
 
 def test_a_weights_tag_of_another_model_is_refused() -> None:

@@ -114,14 +114,13 @@ def test_legacy_keys_are_renamed() -> None:
     assert rename_legacy_keys(new_style).keys() == new_style.keys()
 
 
-def test_cached_legacy_checkpoint_loads_as_torchvision_loads_it(tmp_path, monkeypatch) -> None:
-    """A legacy checkpoint in torch.hub's cache under torchvision's file name, read by both loaders."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+def test_cached_legacy_checkpoint_loads_as_torchvision_loads_it(cache_checkpoint) -> None:
+    """A legacy checkpoint in torch.hub's cache (named by its hash, as torchvision's files are), read by both loaders."""
+    assert os.path.basename(cache_path(torchvision.models.DenseNet121_Weights.IMAGENET1K_V1)) == (
+        "densenet121-a639ec97.pth"
+    )
     source = torchvision.models.densenet121()
-    path = cache_path(torchvision.models.DenseNet121_Weights.IMAGENET1K_V1)
-    assert os.path.basename(path) == "densenet121-a639ec97.pth"
-    os.makedirs(os.path.dirname(path))
-    torch.save(_legacy(source.state_dict()), path)
+    cache_checkpoint("densenet121", "IMAGENET1K_V1", _legacy(source.state_dict()))
 
     ours = create_model("densenet121", weights="IMAGENET1K_V1").eval()
     reference = torchvision.models.densenet121(weights="IMAGENET1K_V1").eval()

@@ -401,29 +401,22 @@ def _fake_cifar10(root: Path, per_batch: int = 4) -> None:
     (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": [f"class {i}" for i in range(10)]}))
 
 
-def test_the_snippets_marked_to_run_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_snippets_marked_to_run_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_checkpoint) -> None:
     """Every ```python block after a ``<!-- test: runs -->`` line runs, page by page in order, offline.
 
     The setting is prepared: a CIFAR-10 folder with a few random images in ``./data`` and a
     cached resnet18 checkpoint (random weights).
     """
-    import torch
     import torchvision
-
-    from refimpl import get_spec
-    from refimpl.tools.weights import cache_path, resolve_weights
 
     pages = {p: RUNS.findall(p.read_text()) for p in sorted((ROOT / "docs").glob("*.md"))}
     pages = {p: blocks for p, blocks in pages.items() if blocks}
     assert ROOT / "docs" / "practice.md" in pages, "the fine-tuning example lost its marker"
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "_check_integrity", lambda self: True)  # no checksums
     monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *args, **kwargs: True)
     _fake_cifar10(tmp_path / "data")
-    path = Path(cache_path(resolve_weights(get_spec("resnet18"), "DEFAULT")))
-    path.parent.mkdir(parents=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    cache_checkpoint("resnet18", "DEFAULT", torchvision.models.resnet18().state_dict())  # TORCH_HOME: ./torch
     for page, blocks in pages.items():
         namespace: dict[str, object] = {"__name__": page.stem}
         for i, code in enumerate(blocks, start=1):

@@ -34,7 +34,6 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from refimpl import create_model, get_spec
 from refimpl.specs import SPECS
 from refimpl.tools.verify import randomize_batch_norms
-from refimpl.tools.weights import cache_path, resolve_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 ELSEWHERE = ROOT / "docs" / "elsewhere.md"
@@ -88,7 +87,13 @@ def _with_batch_statistics(model: nn.Module, size: int) -> nn.Module:
     depth: deep networks then output up to 1e15 (DenseNet-BC-250), and some
     (SE-ResNet-152) turn chaotic, their float32 and float64 outputs 10% apart.
     Measured statistics keep every output near 1, as in a trained network.
+    A convolution that starts at zero (the last of each pre-activation branch,
+    ``zero_init_residual``) is drawn as the others are, so that every branch
+    counts in the comparison, as in a trained network too.
     """
+    for conv in model.modules():
+        if isinstance(conv, nn.Conv2d) and not conv.weight.any():
+            nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
     norms = [m for m in randomize_batch_norms(model).modules() if isinstance(m, nn.BatchNorm2d)]
     for norm in norms:
         norm.reset_running_stats()
@@ -231,7 +236,9 @@ def _snippets() -> list[str]:
     return re.findall(r"^```python\n(.*?)^```$", ELSEWHERE.read_text(), flags=re.DOTALL | re.MULTILINE)
 
 
-def test_the_snippets_on_use_it_elsewhere_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_snippets_on_use_it_elsewhere_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_checkpoint
+) -> None:
     """Every code block of docs/elsewhere.md runs, in order, in one namespace, offline.
 
     The page's setting is prepared here: a clone of the repository in
@@ -242,10 +249,7 @@ def test_the_snippets_on_use_it_elsewhere_run(tmp_path: Path, monkeypatch: pytes
     assert len(snippets) >= 5, "the page lost its examples, or the pattern no longer finds them"
     monkeypatch.chdir(tmp_path)
     (tmp_path / "refimpl").symlink_to(ROOT, target_is_directory=True)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    path = Path(cache_path(resolve_weights(get_spec("resnet18"), "DEFAULT")))
-    path.parent.mkdir(parents=True)
-    torch.save(torchvision.models.resnet18().state_dict(), path)
+    cache_checkpoint("resnet18", "DEFAULT", torchvision.models.resnet18().state_dict())  # TORCH_HOME: ./torch
     namespace: dict[str, object] = {"__name__": "elsewhere"}
     for i, code in enumerate(snippets, start=1):
         exec(compile(code, f"{ELSEWHERE.name}, block {i}", "exec"), namespace)  # noqa: S102  (the page's own code)

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from helpers import ALL_MODELS
+from helpers import ALL_MODELS, RunsCode
 
 from refimpl import get_spec, list_models, preprocessing
-from refimpl.tools.weights import available_weights, cache_path, resolve_weights
+from refimpl.tools.weights import WeightsUnavailableError, available_weights, cache_path, resolve_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "owner/refimpl"  # what a GitHub user would type; never downloaded
@@ -73,14 +73,10 @@ def test_every_model_loads_through_the_hub(name: str) -> None:
     assert getattr(model, spec.classifier).out_features == 3
 
 
-def test_weights_go_through_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weights_go_through_the_hub(cache_checkpoint) -> None:
     """``weights=`` reaches ``create_model``: a cached (fake) checkpoint loads unchanged, with its preprocessing."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    spec = get_spec("resnet18")
     reference = torchvision.models.resnet18()
-    path = cache_path(resolve_weights(spec, "IMAGENET1K_V1"))
-    os.makedirs(os.path.dirname(path))
-    torch.save(reference.state_dict(), path)
+    cache_checkpoint("resnet18", "IMAGENET1K_V1", reference.state_dict())
 
     model = torch.hub.load(str(ROOT), "resnet18", source="local", weights="IMAGENET1K_V1")
     torch.testing.assert_close(model.state_dict(), reference.state_dict(), rtol=0, atol=0)
@@ -90,3 +86,22 @@ def test_weights_go_through_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     torch.testing.assert_close(tuned.layer4.state_dict(), reference.layer4.state_dict(), rtol=0, atol=0)
     with pytest.raises(ValueError, match="unknown weights 'IMAGENET1K_V3' for resnet18"):
         torch.hub.load(str(ROOT), "resnet18", source="local", weights="IMAGENET1K_V3")
+
+
+def test_a_cached_file_that_runs_code_is_refused_through_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub's entries load through ``create_model``: a code-running file under torchvision's name is never read."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    marker = tmp_path / "the file ran code"
+    path = cache_path(resolve_weights(get_spec("resnet18"), "DEFAULT"))
+    os.makedirs(os.path.dirname(path))
+    torch.save({"fc.weight": RunsCode(marker)}, path)
+
+    try:
+        with pytest.raises(WeightsUnavailableError) as info:
+            torch.hub.load(str(ROOT), "resnet18", source="local", weights="DEFAULT")
+    finally:
+        assert not marker.exists(), f"reading {path} ran the code it holds"
+    message = str(info.value)
+    assert path in message and "SHA-256" in message and "not cached" not in message and "\n" not in message, message

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ import timm
 import timm.data
 import torch
 import torchvision
-from helpers import HUB_WEIGHTS_MODELS, ROUNDING, TORCHVISION_REFERENCE_MODELS
+from helpers import HUB_WEIGHTS_MODELS, ROUNDING, TORCHVISION_REFERENCE_MODELS, RunsCode
 from PIL import Image
 from timm.models import get_pretrained_cfg
 from torch import nn
@@ -21,7 +23,15 @@ import refimpl
 from refimpl import create_model, get_spec, list_models, preprocessing
 from refimpl.specs import SPECS
 from refimpl.tools.verify import randomize_batch_norms
-from refimpl.tools.weights import WeightsUnavailableError, available_weights, cache_path, hub_weights, resolve_weights
+from refimpl.tools.weights import (
+    BadCheckpointError,
+    WeightsUnavailableError,
+    available_weights,
+    cache_path,
+    expected_hash,
+    hub_weights,
+    resolve_weights,
+)
 
 
 def _first_per_classifier(names: list[str]) -> list[str]:
@@ -38,14 +48,27 @@ def _image() -> Image.Image:
     return Image.fromarray(pixels)
 
 
-def _cache_random_checkpoint(name: str, weights: str) -> nn.Module:
-    """A random reference model saved where torch.hub looks for ``weights`` of ``name``; returns the model."""
-    spec = get_spec(name)
-    reference = torchvision.models.get_model(spec.reference.name)
-    path = cache_path(resolve_weights(spec, weights))
-    os.makedirs(os.path.dirname(path))
-    torch.save(reference.state_dict(), path)
-    return reference
+def _official_path(name: str, weights: str = "DEFAULT") -> Path:
+    """Where the file of ``weights`` of ``name`` lies in the cache under its published name (its folder made)."""
+    path = Path(cache_path(resolve_weights(get_spec(name), weights)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _refusal(name: str, path: Path, marker: Path | None = None) -> str:
+    """The one-line message of ``create_model(name, weights="DEFAULT")`` refusing the cached ``path``.
+
+    With ``marker``, the folder a code-running file would create: checked first, whatever was raised.
+    """
+    try:
+        with pytest.raises(BadCheckpointError) as info:
+            create_model(name, weights="DEFAULT")
+    finally:
+        assert marker is None or not marker.exists(), f"reading {path} ran the code it holds"
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message, message
+    assert "not cached" not in message and "delete it to download it again" in message, message  # it is there
+    return message
 
 
 # --- the registry -------------------------------------------------------------------------------------------------
@@ -154,6 +177,20 @@ def test_preprocessing_transforms_an_image_as_torchvision_does(weights: str, res
     torch.testing.assert_close(prep.transforms()(image), expected, rtol=0, atol=1e-5)
 
 
+def test_preprocessing_refuses_a_numpy_array_as_torchvision_does() -> None:
+    """torchvision's v2 transforms pass an array through unresized and uncropped; ``weights.transforms()`` refuses it."""
+    array = np.array(_image())  # (H, W, 3) uint8, writable
+    with pytest.raises(TypeError):
+        torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()(array)
+    with pytest.raises(
+        TypeError, match=r"takes a PIL image or an image tensor \(C, H, W\), got numpy.ndarray; "
+    ) as info:
+        preprocessing("resnet50").transforms()(array)
+    assert "PIL.Image.fromarray(array)" in str(info.value) and "\n" not in str(info.value)
+    tensor = torch.from_numpy(array).permute(2, 0, 1)  # what is accepted: a PIL image, or a (C, H, W) tensor
+    assert preprocessing("resnet50").transforms()(tensor).shape == (3, 224, 224)
+
+
 def test_default_preprocessing_is_the_default_checkpoints() -> None:
     assert preprocessing("resnet50") == preprocessing("resnet50", "IMAGENET1K_V2")
     assert preprocessing("resnet50") != preprocessing("resnet50", "IMAGENET1K_V1")
@@ -192,10 +229,10 @@ def test_offline_without_cache_names_the_missing_file(tmp_path, monkeypatch) -> 
     assert expected in message and entry.url in message and "\n" not in message
 
 
-def test_cached_checkpoint_loads_without_network(tmp_path, monkeypatch) -> None:
-    """A checkpoint in torch.hub's cache is read as torchvision would, unchanged, with its preprocessing."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    reference = _cache_random_checkpoint("resnet18", "IMAGENET1K_V1").eval()
+def test_cached_checkpoint_loads_without_network(cache_checkpoint) -> None:
+    """A checkpoint in torch.hub's cache (named by its hash) is read unchanged, with its preprocessing."""
+    reference = torchvision.models.resnet18().eval()
+    cache_checkpoint("resnet18", "IMAGENET1K_V1", reference.state_dict())
 
     model = create_model("resnet18", weights="DEFAULT").eval()
     x = torch.randn(1, 3, 64, 64)
@@ -205,14 +242,12 @@ def test_cached_checkpoint_loads_without_network(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("name", HUB_WEIGHTS_MODELS)
-def test_a_cached_hub_checkpoint_loads_and_gives_timms_outputs(name: str, tmp_path, monkeypatch) -> None:
+def test_a_cached_hub_checkpoint_loads_and_gives_timms_outputs(name: str, cache_checkpoint) -> None:
     """timm's state dict, as its checkpoint file holds it, loads through the spec's ``adapt_state_dict``."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     spec = get_spec(name)
     reference = randomize_batch_norms(timm.create_model(spec.reference.name)).eval()
-    path = cache_path(resolve_weights(spec, "DEFAULT"))
-    os.makedirs(os.path.dirname(path))
-    torch.save(reference.state_dict(), path)
+    path = cache_checkpoint(name, "DEFAULT", reference.state_dict())
+    assert path.name == hub_weights(spec, next(iter(spec.hub_weights))).file_name  # no hash: the published name
 
     model = create_model(name, weights="DEFAULT").eval()
     x = torch.randn(1, 3, 64, 64)
@@ -224,11 +259,11 @@ def test_a_cached_hub_checkpoint_loads_and_gives_timms_outputs(name: str, tmp_pa
 
 
 @pytest.mark.parametrize("name", _first_per_classifier(TORCHVISION_REFERENCE_MODELS))
-def test_weights_with_another_num_classes_get_a_fresh_classifier(name: str, tmp_path, monkeypatch) -> None:
+def test_weights_with_another_num_classes_get_a_fresh_classifier(name: str, cache_checkpoint) -> None:
     """Ready for fine-tuning, as timm does: every weight the checkpoint's but a new ``nn.Linear`` head."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     spec = get_spec(name)
-    reference = _cache_random_checkpoint(name, "DEFAULT")
+    reference = torchvision.models.get_model(spec.reference.name)
+    cache_checkpoint(name, "DEFAULT", reference.state_dict())
 
     model = create_model(name, weights="DEFAULT", num_classes=10)
     head, old = getattr(model, spec.classifier), getattr(reference, spec.classifier)
@@ -240,3 +275,129 @@ def test_weights_with_another_num_classes_get_a_fresh_classifier(name: str, tmp_
     torch.testing.assert_close(body, expected, rtol=0, atol=0)
     assert model.preprocessing == preprocessing(name, "DEFAULT")
     assert model(torch.randn(2, 3, 64, 64)).shape == (2, 10)
+
+
+# --- what a cached file may not do or be ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "named_by_its_hash"),
+    [("resnet18", False), ("densenet121", False), ("resnet18", True), ("se_resnet50", True)],
+)
+def test_a_cached_file_that_runs_code_is_refused_unread(
+    name: str, named_by_its_hash: bool, tmp_path: Path, cache_checkpoint
+) -> None:
+    """torchvision's ``get_state_dict`` unpickles a cached file in full: a file in the cache ran its code.
+
+    Under torchvision's name (``resnet18-f37072fd.pth``) the hash in the name
+    refuses it before anything is unpickled; named by its own hash, or under a
+    Hugging Face file's name (no hash), ``weights_only=True`` refuses it.
+    """
+    marker = tmp_path / "the file ran code"
+    content = {"fc.weight": RunsCode(marker)}
+    if named_by_its_hash:
+        path = cache_checkpoint(name, "DEFAULT", content)
+    else:
+        torch.save(content, path := _official_path(name))
+    message = _refusal(name, path, marker)
+    reason = "cannot be read as a checkpoint of tensors (UnpicklingError" if named_by_its_hash else "SHA-256 begins"
+    assert reason in message, message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named_by_its_hash", "reason"),
+    [
+        ("resnet18", None, False, "is not the published file: its SHA-256 begins"),  # random weights
+        ("densenet121", math.nan, False, "is not the published file: its SHA-256 begins"),
+        ("resnet18", math.nan, True, "holds NaN or infinite values in layer1.0.conv1.weight"),
+        ("se_resnet50", math.nan, True, "holds NaN or infinite values in layer1.0.conv1.weight"),
+        ("se_resnet50", math.inf, True, "holds NaN or infinite values in layer1.0.conv1.weight"),
+    ],
+)
+def test_random_or_nonfinite_weights_in_the_cache_are_refused(
+    name: str, value: float | None, named_by_its_hash: bool, reason: str, cache_checkpoint
+) -> None:
+    """What a file under an official name holds is checked: its hash, or (Hugging Face: no hash) finite values."""
+    state_dict = create_model(name).state_dict()  # random weights
+    if value is not None:
+        key = "features.conv0.weight" if name.startswith("densenet") else "layer1.0.conv1.weight"
+        state_dict[key].view(-1)[0] = value
+    if named_by_its_hash:
+        path = cache_checkpoint(name, "DEFAULT", state_dict)
+    else:
+        torch.save(state_dict, path := _official_path(name))
+    assert reason in _refusal(name, path)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "se_resnet50"])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "is empty"),
+        (b"not a checkpoint, " * 10, "cannot be read as a checkpoint of tensors"),
+        ("truncated", "cannot be read as a checkpoint of tensors (RuntimeError: PytorchStreamReader failed"),
+        ([torch.zeros(1)], "holds a list, not a state dict"),
+        ({"fc.weight": 1.0}, "holds a float under 'fc.weight', not a state dict of tensors only"),
+        ({"state_dict": {"fc.weight": torch.zeros(1)}}, "holds a dict under 'state_dict'"),
+    ],
+)
+def test_an_unreadable_cached_file_is_refused_in_one_line(
+    name: str, content: object, reason: str, cache_checkpoint
+) -> None:
+    """Not "not cached": the file is there, and the message says what is wrong with it (hash right, or none)."""
+    if content == "truncated":
+        buffer = io.BytesIO()
+        torch.save(create_model(name).state_dict(), buffer)
+        content = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+    assert reason in _refusal(name, cache_checkpoint(name, "DEFAULT", content))
+
+
+@pytest.mark.parametrize(("name", "named_by_its_hash"), [("resnet18", True), ("se_resnet50", False)])
+def test_a_checkpoint_with_other_keys_is_refused_in_one_line(name: str, named_by_its_hash: bool, cache_checkpoint):
+    """PyTorch would list every key on many lines; the message names the file and the first keys."""
+    state_dict = create_model(name).state_dict()
+    del state_dict["fc.bias"]
+    state_dict["fc.extra"] = torch.zeros(1)
+    path = cache_checkpoint(name, "DEFAULT", state_dict)
+    assert "does not fit the model (missing: fc.bias; unexpected: fc.extra)" in _refusal(name, path)
+    state_dict = create_model(name, num_classes=10).state_dict()  # a head of another shape
+    path = cache_checkpoint(name, "DEFAULT", state_dict)
+    assert "does not fit the model (of another shape: fc.weight, fc.bias)" in _refusal(name, path)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "se_resnet50"])
+def test_a_download_is_checked_as_a_cached_file_is(name: str, tmp_path: Path, monkeypatch) -> None:
+    """The file downloaded where the cache keeps it, with torch.hub's hash check, and then checked and read as one."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    marker = tmp_path / "the file ran code"
+    entry = resolve_weights(get_spec(name), "DEFAULT")
+    downloads = []
+
+    def download(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        downloads.append((url, dst, hash_prefix))
+        torch.save({"fc.weight": RunsCode(marker)}, dst)  # a server that hands out a malicious file
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    _refusal(name, Path(cache_path(entry)), marker)
+    assert downloads == [(entry.url, cache_path(entry), expected_hash(entry))]
+
+
+def test_a_downloaded_checkpoint_loads(tmp_path: Path, monkeypatch) -> None:
+    """The download itself: the file lands in the cache under its name and loads, and the next call reads it there."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    reference = create_model("se_resnet50")
+
+    def download(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        torch.save(reference.state_dict(), dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    torch.testing.assert_close(create_model("se_resnet50", weights="a2_in1k").state_dict(), reference.state_dict())
+    assert os.listdir(tmp_path / "hub" / "checkpoints") == ["timm_seresnet50.a2_in1k.bin"]
+
+
+def test_every_torchvision_checkpoint_names_its_hash() -> None:
+    """The hash check covers every torchvision file: each name carries a prefix of its SHA-256."""
+    for name in TORCHVISION_REFERENCE_MODELS:
+        for entry in torchvision.models.get_model_weights(get_spec(name).reference.name):
+            assert len(expected_hash(entry) or "") >= 8, entry.url
+    assert expected_hash(hub_weights(get_spec("se_resnet50"), "a1_in1k")) is None

@@ -107,13 +107,17 @@ class Preprocessing:
         On a PIL image it gives what torchvision's ``weights.transforms()`` and
         timm's transform give (the tests compare them). An image tensor is
         accepted too; uint8 tensors are then resized in uint8, which differs
-        from resizing the PIL image by up to one grey level.
+        from resizing the PIL image by up to one grey level. Anything else, a
+        NumPy array included, is refused with a ``TypeError``, as torchvision's
+        ``weights.transforms()`` refuses it (torchvision's v2 transforms would
+        pass an array through unresized and uncropped).
         """
         import torch
         from torchvision.transforms import InterpolationMode, v2
 
         return v2.Compose(
             [
+                _only_images,
                 v2.Resize(self.resize_size, interpolation=InterpolationMode(self.interpolation), antialias=True),
                 v2.CenterCrop(self.crop_size),
                 v2.ToImage(),
@@ -121,6 +125,28 @@ class Preprocessing:
                 v2.Normalize(self.mean, self.std),
             ]
         )
+
+
+def _only_images(*inputs: Any) -> Any:
+    """The first input unchanged if it is a PIL image or a tensor; anything else raises ``TypeError``.
+
+    torchvision's v2 transforms resize and crop only the types they know and
+    return the others unchanged, so a NumPy array would come out at its own size.
+
+    Raises:
+        TypeError: the image is neither a PIL image nor a tensor; the message says how to convert an array.
+    """
+    import torch
+    from PIL import Image
+
+    image = inputs[0] if inputs else None
+    if not isinstance(image, (Image.Image, torch.Tensor)):
+        kind = f"{type(image).__module__}.{type(image).__qualname__}"
+        raise TypeError(
+            f"transforms() takes a PIL image or an image tensor (C, H, W), got {kind}; "
+            "convert an (H, W, 3) uint8 array with PIL.Image.fromarray(array)"
+        )
+    return inputs[0] if len(inputs) == 1 else inputs
 
 
 def timm_preprocessing(

@@ -72,6 +72,36 @@ def _check_num_classes(num_classes: object) -> None:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
 
 
+def _refuse_pretrained(spec: ModelSpec) -> TypeError:
+    """torchvision's old ``pretrained=True``: what to write instead, for this model."""
+    from refimpl.tools.weights import available_weights
+
+    names = available_weights(spec)
+    if not names:
+        return TypeError(
+            f"pretrained is torchvision's old flag, not an argument of create_model, and {spec.name} has no "
+            "published weights: leave weights=None (random initialisation)"
+        )
+    if "IMAGENET1K_V1" in names:
+        instead = 'weights="IMAGENET1K_V1" (what pretrained=True meant) or weights="DEFAULT" (the best)'
+    else:  # timm's checkpoints: pretrained=True meant timm's default tag
+        instead = f'weights="DEFAULT" (what timm\'s pretrained=True meant: {names[0]})'
+    return TypeError(
+        f"pretrained is torchvision's old flag, not an argument of create_model: write {instead}, or leave "
+        f"weights=None for random initialisation; {spec.name} accepts DEFAULT, {', '.join(names)}"
+    )
+
+
+def _refuse_small_input(spec: ModelSpec) -> ValueError:
+    """``small_input`` given to a model whose builder does not take it (the CIFAR models)."""
+    takers = [name for name, other in SPECS.items() if other.small_input]
+    return ValueError(
+        f"{spec.name} takes no small_input: it is built for {spec.input_size}x{spec.input_size} inputs already; "
+        f"small_input=True gives the models built for larger ones ({', '.join(takers[:3])}, ...) a stem for "
+        "32x32 images"
+    )
+
+
 def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Module:
     """Build a model by name, optionally with the official pretrained weights.
 
@@ -82,6 +112,7 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
             torchvision's old ``pretrained=True`` gave) or ``"IMAGENET1K_V2"``;
             for the SE-Nets, timm's tag (``"a1_in1k"``). Loaded unchanged with
             ``strict=True``; the model gets the checkpoint's ``preprocessing``.
+            The file is checked before use (see ``refimpl.tools.weights``).
         **kwargs: passed to the builder (``num_classes``, ``zero_init_residual``,
             ...). With ``weights`` and a ``num_classes`` other than the
             checkpoint's 1000, the classifier is replaced by a new one, ready
@@ -89,25 +120,33 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
 
     Raises:
         ValueError: unknown model or weights, a ``num_classes`` that is not a
-            positive integer, or options the weights cannot fit.
-        TypeError: ``weights`` is not a name (``True``, the habit of
-            ``pretrained=True``); the message lists the accepted names.
+            positive integer, ``small_input`` for a model that does not take it
+            (the CIFAR models), or options the weights cannot fit.
+        TypeError: ``weights`` is not a name (``True``), or ``pretrained=``, the
+            habit of torchvision's old flag; the message lists the accepted names.
         refimpl.tools.weights.WeightsUnavailableError: the checkpoint is neither
             cached nor downloadable; the message says where to put the file.
+        refimpl.tools.weights.BadCheckpointError: the cached file fails a check
+            (hash, tensors only, finite values, the model's keys and shapes); the
+            message names the file and says what to do.
     """
     spec = get_spec(name)
+    if "pretrained" in kwargs:  # the builders would say only "unexpected keyword argument"
+        raise _refuse_pretrained(spec)
+    if "small_input" in kwargs and not spec.small_input:  # DenseNet-BC's builder would say "multiple values"
+        raise _refuse_small_input(spec)
     if "num_classes" in kwargs:
         _check_num_classes(kwargs["num_classes"])
     if weights is None:
         return spec.builder(**kwargs)
-    from refimpl.tools.weights import checkpoint_preprocessing, load_state_dict
+    from refimpl.tools.weights import checkpoint_preprocessing, load_pretrained
 
     if kwargs.get("small_input"):
         raise ValueError("pretrained weights need small_input=False: the 3x3 stem has other weights than the 7x7 one")
     num_classes = kwargs.pop("num_classes", spec.num_classes)
     prep = checkpoint_preprocessing(spec, weights)  # fails on an unknown tag before any download
     model = spec.builder(**kwargs)
-    model.load_state_dict(load_state_dict(spec, weights), strict=True)
+    load_pretrained(model, spec, weights)
     if num_classes != spec.num_classes:
         _replace_classifier(model, spec, num_classes)
     model.preprocessing = prep
