@@ -9,6 +9,7 @@ written by ``fit`` resumed by the command. The command's documented exit codes
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from refimpl.tools import cli
 from refimpl.tools import train as train_module
 from refimpl.tools.cli import main
 from refimpl.tools.data import make_loaders
@@ -123,13 +125,28 @@ def test_out_expands_the_home_folder_as_data_root_does(tmp_path, monkeypatch) ->
     assert not (tmp_path / "~").exists()
 
 
-def test_folders_whose_names_are_not_utf8_work(tmp_path) -> None:
+def console_streams(monkeypatch: pytest.MonkeyPatch) -> tuple[io.BytesIO, io.BytesIO]:
+    """stdout and stderr as a UTF-8 terminal's (strict), guarded as ``python -m refimpl`` guards them.
+
+    Called in the test itself: pytest sets its own streams again when a test starts.
+    """
+    buffers = io.BytesIO(), io.BytesIO()
+    for name, buffer in zip(("stdout", "stderr"), buffers, strict=True):
+        monkeypatch.setattr(sys, name, io.TextIOWrapper(buffer, encoding="utf-8", write_through=True))
+    cli._guard_streams()  # what console() does first
+    return buffers
+
+
+def test_folders_whose_names_are_not_utf8_work(tmp_path, monkeypatch) -> None:
     """An EUC-KR folder name (a Korean Windows share) once failed with "surrogates not allowed"."""
     name = os.fsdecode(b"run-\xb0\xa1")  # not UTF-8: Python keeps its bytes as surrogates
-    # --data-root too (unused by fake data): it failed the same way, in the lock that records the command line
-    done = _run("train", *SMOKE, "--epochs", "1", "--out", name, "--data-root", name, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
-    assert os.fsencode(name) + b"/metrics.jsonl" in done.stdout  # the name's own bytes
+    monkeypatch.chdir(tmp_path)
+    # --data-root too (unused by fake data): it failed the same way, in the lock, which records the command line
+    args = ["train", *SMOKE, "--epochs", "1", "--out", name, "--data-root", name]
+    monkeypatch.setattr(sys, "argv", ["refimpl", *args])
+    stdout, stderr = console_streams(monkeypatch)
+    assert main(args) == 0, stderr.getvalue()[-2000:]
+    assert os.fsencode(name) + b"/metrics.jsonl" in stdout.getvalue()  # the name's own bytes
     assert sorted(os.listdir(tmp_path / name)) == ["checkpoint.pt", "metrics.jsonl"]
 
 
@@ -353,10 +370,11 @@ def test_a_closed_stderr_and_a_reader_that_stops_early_change_no_exit_code(tmp_p
     assert len(_rows(tmp_path / "run")) == 2  # the run went on to its end
 
 
-def test_verify_into_a_closed_pipe_keeps_its_exit_code() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "refimpl", "verify", "resnet20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    process.stdout.close()  # the reader is gone before the table is written
-    _, err = process.communicate(timeout=180)
-    assert process.returncode == 0 and b"Traceback" not in err, err.decode()[-2000:]
+def test_verify_into_a_closed_pipe_keeps_its_exit_code(monkeypatch) -> None:
+    """``verify | head -1``: the table goes nowhere, and the exit code still says whether the models passed."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the table is written
+    monkeypatch.setattr(sys, "stdout", open(write, "w"))  # noqa: SIM115  (closed by the interpreter with sys.stdout)
+    cli._guard_streams()
+    assert main(["verify", "resnet20"]) == 0
+    sys.stdout.flush()  # as the interpreter does at exit

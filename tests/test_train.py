@@ -352,14 +352,13 @@ def test_device_cuda_without_one_is_one_line(capsys) -> None:
     assert "--device cuda: no CUDA device is available" in capsys.readouterr().err
 
 
-def test_missing_cifar10_from_the_command_line(tmp_path) -> None:
-    command = [sys.executable, "-m", "refimpl", "train", "--dataset", "cifar10", "--data-root", str(tmp_path)]
-    command += ["--device", "cpu"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"python -m refimpl: error: CIFAR-10 not found (or incomplete) in {tmp_path}")
-    assert "--download" in result.stderr and "cifar-10-python.tar.gz" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+def test_missing_cifar10_from_the_command_line(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "cifar10", "--data-root", str(tmp_path), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m refimpl: error: CIFAR-10 not found (or incomplete) in {tmp_path}")
+    assert "--download" in err and "cifar-10-python.tar.gz" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # the default run folder, runs/resnet20-cifar10, was removed again
 
 

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import io
 import os
 import signal
 import sys
@@ -336,12 +337,13 @@ def _guard_streams() -> None:
 
 
 def _closed(stream: IO[str]) -> bool:
+    """Whether ``stream``'s descriptor is closed (a stream without one, in memory, is open)."""
     try:
         os.fstat(stream.fileno())
+    except io.UnsupportedOperation:  # no descriptor: a stream in memory
+        return False
     except (OSError, ValueError):
         return True
-    except Exception:  # noqa: BLE001  (a stream without a descriptor, such as pytest's capture: in use)
-        return False
     return False
 
 
