@@ -345,6 +345,21 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, sigterm_at_evaluation, cap
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the run's handler went too
 
 
+def test_sigterm_during_a_save_stops_after_it(tmp_path, sigterm_at_evaluation, monkeypatch, capsys) -> None:
+    """The signal waits for the metrics after the checkpoint, and the message names the epoch they hold."""
+    sigterm_at_evaluation(0)  # SIGTERM's default set; no signal at evaluation
+    write = train_module._write_metrics
+
+    def killed_between(*args: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # after the checkpoint, before the metrics
+        write(*args)
+
+    monkeypatch.setattr(train_module, "_write_metrics", killed_between)
+    assert main(["train", *SMOKE, "--epochs", "3", "--out", str(tmp_path)]) == 143
+    assert "terminated (SIGTERM) after epoch 1 of 3 (epoch 2 starts over)" in capsys.readouterr().err
+    assert len(_rows(tmp_path)) == load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1
+
+
 def test_sigterm_in_the_first_epoch_removes_the_folder_it_made(tmp_path, sigterm_at_evaluation, capsys) -> None:
     """A run killed in its first epoch once left a new folder that held only .lock."""
     sigterm_at_evaluation(1)

@@ -137,6 +137,7 @@ __all__ = [
     "NonFiniteLossError",
     "Recipe",
     "RunFolderError",
+    "Stopped",
     "TrainConfig",
     "TrainingInterrupted",
     "build_model",
@@ -1463,10 +1464,11 @@ def _fit(
                     "scaler": scaler.state_dict(),
                     "history": [*history, row],
                 }
-                with _saving():  # Ctrl-C or SIGTERM now waits for both files: they always agree
+            with _saving():  # Ctrl-C or SIGTERM now waits for both files and the epoch's record: they agree
+                if folder is not None:
                     _save_epoch(folder, state, last_good)
-                saved = folder.checkpoint
-            history.append(row)
+                    saved = folder.checkpoint
+                history.append(row)
             if progress:
                 tqdm.write(
                     f"epoch {epoch + 1}/{epochs}: train loss {stats.loss:.3f} acc {stats.accuracy:.1%}, "
