@@ -30,6 +30,7 @@ __all__ = [
     "TORCHVISION_REFERENCE_MODELS",
     "RunsCode",
     "assert_same_function",
+    "block_inputs",
     "imagenet_or_own_size",
     "names",
 ]
@@ -122,3 +123,18 @@ def assert_same_function(
     for key, grad in expected_gradients.items():
         _assert_equal(gradients[key], grad, exact, msg=key)
     torch.testing.assert_close(actual.state_dict(), adapt(expected.state_dict()), rtol=0, atol=0)
+
+
+def block_inputs(model: nn.Module, blocks: list[nn.Module], images: torch.Tensor) -> dict[nn.Module, torch.Tensor]:
+    """The input each of ``blocks`` receives when ``model`` (in eval mode) sees ``images``, without gradients."""
+    inputs: dict[nn.Module, torch.Tensor] = {}
+    hooks = [
+        block.register_forward_pre_hook(lambda m, args: inputs.__setitem__(m, args[0].clone())) for block in blocks
+    ]
+    try:
+        with torch.no_grad():
+            model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return inputs

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from helpers import block_inputs
 from torch import nn
 
 from refimpl import create_model
@@ -28,14 +29,11 @@ def _last_conv(block: PreActBasicBlock | PreActBottleneck) -> nn.Conv2d:
 def test_by_default_every_block_starts_as_its_shortcut(name: str, size: int) -> None:
     """x_{l+1} = h(x_l) exactly: the identity, or the shortcut of BN-ReLU(x_l) where the shape changes."""
     model = create_model(name).eval()
-    inputs: dict[nn.Module, torch.Tensor] = {}
     blocks = _blocks(model)
-    for block in blocks:
-        block.register_forward_pre_hook(lambda m, args: inputs.__setitem__(m, args[0].clone()))
+    inputs = block_inputs(model, blocks, torch.randn(2, 3, size, size))
     with torch.no_grad():
-        model(torch.randn(2, 3, size, size))
         for block in blocks:
-            x = inputs[block]
+            x = inputs[block]  # every block ran
             shortcut = x if block.downsample is None else block.downsample(block.relu(block.bn1(x)))
             torch.testing.assert_close(block(x), shortcut, rtol=0, atol=0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from helpers import names
+from helpers import block_inputs, names
 from torch import nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
@@ -51,15 +51,12 @@ def _blocks(model: nn.Module) -> list[resnet.BasicBlock | resnet.Bottleneck]:
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnet20"])
 def test_zero_init_residual_starts_every_block_as_identity(name: str) -> None:
     model = create_model(name, zero_init_residual=True).eval()
-    inputs: dict[nn.Module, torch.Tensor] = {}
     blocks = _blocks(model)
     assert blocks
-    for block in blocks:
-        block.register_forward_pre_hook(lambda m, args: inputs.__setitem__(m, args[0].clone()))
+    inputs = block_inputs(model, blocks, torch.randn(2, 3, SIZE, SIZE))
     with torch.no_grad():
-        model(torch.randn(2, 3, SIZE, SIZE))
         for block in blocks:
-            x = inputs[block]
+            x = inputs[block]  # every block ran
             assert torch.count_nonzero(block.residual(x)) == 0
             identity = x if block.downsample is None else block.downsample(x)
             torch.testing.assert_close(block(x), torch.relu(identity))

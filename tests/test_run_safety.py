@@ -44,12 +44,6 @@ SMOKE += ["--device", "cpu", "--workers", "0"]
 TIMING = {"images_per_s", "seconds"}  # the only metrics that may differ between identical runs
 
 
-def _run(*args: str, **kwargs: object) -> subprocess.CompletedProcess:
-    """``python -m refimpl ARGS`` in a process of its own, as a user types it."""
-    command = [sys.executable, "-m", "refimpl", *args]
-    return subprocess.run(command, capture_output=True, timeout=180, check=False, **kwargs)
-
-
 def _rows(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 

@@ -85,8 +85,9 @@ which the next run into it reuses). Temporary files that a killed run left are
 removed when the folder is next opened. Nothing is written through a link the
 run did not make: a ``.lock`` that is a link is refused, and a file of the run
 that is a link is replaced, not the file it points to. The first epoch of an
-``--overwrite`` run removes the earlier run's ``metrics.jsonl`` before it
-writes its checkpoint, so the two files never come from different runs.
+``--overwrite`` run removes the earlier run's ``metrics.jsonl`` once its own
+checkpoint is written in full, just before that takes the earlier one's place,
+so the two files never come from different runs.
 
 A run stops, with a message naming the step and the last good checkpoint,
 which stays, when a training loss is not finite (checked every ``log_every``
@@ -119,7 +120,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -858,25 +859,29 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, state: dict[str, Any], replaces: Path | None = None) -> None:
     """Write ``state`` with our format mark and the random states, atomically.
+
+    Args:
+        path: the checkpoint file.
+        state: what it holds besides the mark and the random states.
+        replaces: a file to remove once the new checkpoint is written in full,
+            just before it takes the old one's place (an earlier run's metrics).
 
     Raises:
         OSError: the file cannot be written (a full disk, ...); the earlier file stays.
     """
     with atomic_open(path, "wb") as f:
-        _write_checkpoint(f, state)
-
-
-def _write_checkpoint(f: IO[bytes], state: dict[str, Any]) -> None:
-    """``torch.save`` of ``state`` with our format mark and the random states, its failures as ``OSError``."""
-    try:
-        torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state, "rng": _rng_state()}, f)
-    except RuntimeError as err:  # torch.save's writer reports a failed write as "unexpected pos ..."
-        cause = err.__context__ or err.__cause__
-        if isinstance(cause, OSError):  # the file's own error: ENOSPC, EIO, ...
-            raise cause from None
-        raise OSError(errno.EIO, f"torch.save failed ({err})") from None
+        try:
+            torch.save({"format": FORMAT, "version": FORMAT_VERSION, **state, "rng": _rng_state()}, f)
+        except RuntimeError as err:  # torch.save's writer reports a failed write as "unexpected pos ..."
+            cause = err.__context__ or err.__cause__
+            if isinstance(cause, OSError):  # the file's own error: ENOSPC, EIO, ...
+                raise cause from None
+            raise OSError(errno.EIO, f"torch.save failed ({err})") from None
+        if replaces is not None:
+            with contextlib.suppress(FileNotFoundError):
+                replaces.unlink()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -941,8 +946,8 @@ def _checkpoint_problem(state: dict[str, Any]) -> str | None:
     problems = setting_problems(state["config"])
     if problems:
         return "has bad settings: " + "; ".join(problems)
-    problem = _numbers_problem(state["optimizer"].get("param_groups"), "optimizer", OPTIMIZER_NUMBERS)
-    problem = problem or _numbers_problem([state["scheduler"]], "scheduler", SCHEDULER_NUMBERS)
+    problem = _numbers_problem(state["optimizer"].get("param_groups"), "an optimizer", OPTIMIZER_NUMBERS)
+    problem = problem or _numbers_problem([state["scheduler"]], "a scheduler", SCHEDULER_NUMBERS)
     if problem:
         return f"has {problem}; it was edited"
     weights = state["model"]
@@ -992,18 +997,14 @@ def _is_number(value: Any) -> bool:
 def _numbers_problem(groups: Any, what: str, keys: tuple[str, ...]) -> str | None:
     """Which of ``keys`` in the dicts ``groups`` is not a number (or a list of numbers), as "a ... that ..."."""
     if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
-        return f"{_article(what)} {what} without its parameter groups"
+        return f"{what} without its parameter groups"
     for group in groups:
         for key in keys:
             value = group.get(key)
             values = value if isinstance(value, list) else [value]
             if not all(_is_number(v) for v in values):
-                return f"{_article(what)} {what} whose {key} is {value!r:.40}, not a number"
+                return f"{what} whose {key} is {value!r:.40}, not a number"
     return None
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" else "a"
 
 
 def _nonfinite(weights: dict[str, Tensor]) -> tuple[list[str], int]:
@@ -1308,13 +1309,20 @@ def _resumed_settings(resume: dict[str, Any], recipe: dict[str, Any]) -> dict[st
     Raises:
         CheckpointError: the recipe differs from the checkpoint's in a setting that changes the numbers.
     """
-    saved = resume["config"]
-    differ = {k: (v, saved[k]) for k, v in recipe.items() if k in saved and k not in FREE_ON_RESUME and saved[k] != v}
+    _check_kept(resume["config"], {k: v for k, v in recipe.items() if k not in FREE_ON_RESUME})
+    return {**resume["config"], **recipe}
+
+
+def _check_kept(saved: dict[str, Any], settings: dict[str, Any]) -> None:
+    """Refuse ``settings`` that differ from a checkpoint's ``saved`` ones; a setting it does not record is free.
+
+    Raises:
+        CheckpointError: naming each setting that differs, with both values.
+    """
+    differ = {k: (v, saved[k]) for k, v in settings.items() if k in saved and saved[k] != v}
     if differ:
-        source = f"checkpoint {resume['path']}" if "path" in resume else "the checkpoint"
-        text = ", ".join(f"{k} {new!r} ({source}: {old!r})" for k, (new, old) in differ.items())
-        raise CheckpointError(f"the resumed run must keep the checkpoint's recipe; differs: {text}")
-    return {**saved, **recipe}
+        text = ", ".join(f"{k} {new!r} (checkpoint: {old!r})" for k, (new, old) in differ.items())
+        raise CheckpointError(f"the resumed run must keep the checkpoint's settings; differs: {text}")
 
 
 def step_settings(
@@ -1497,11 +1505,7 @@ def _save_epoch(folder: _RunFolder, state: dict[str, Any], last_good: Callable[[
     epoch = state["epoch"]
     path = folder.checkpoint
     try:
-        with atomic_open(path, "wb") as f:
-            _write_checkpoint(f, state)
-            if folder.replaces:  # the new checkpoint is complete; it replaces the old one when the block ends
-                with contextlib.suppress(FileNotFoundError):
-                    (folder.path / METRICS).unlink()
+        save_checkpoint(path, state, replaces=folder.path / METRICS if folder.replaces else None)
         folder.replaces = False
         path = folder.path / METRICS
         _write_metrics(path, state["history"])
@@ -1513,8 +1517,9 @@ def _save_epoch(folder: _RunFolder, state: dict[str, Any], last_good: Callable[[
 # --8<-- [end:fit]
 
 
-def _checkpoint_path(resume: str, out: Path) -> Path:
-    return out / CHECKPOINT if resume == "" else Path(resume)
+def _checkpoint_path(resume: str, out: str | Path) -> Path:
+    """The file ``--resume`` names; ``~`` is the home folder, as in ``--out`` and ``--data-root``."""
+    return (Path(out) / CHECKPOINT if resume == "" else Path(resume)).expanduser()
 
 
 def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
@@ -1530,9 +1535,6 @@ def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
             without a file comes without ``out``.
     """
     given = {k: v for k, v in given.items() if v is not None}
-    for key in ("out", "resume", "data_root"):  # as a shell would: ~ is the home folder, also inside quotes
-        if isinstance(given.get(key), str) and given[key]:
-            given[key] = os.path.expanduser(given[key])
     config = TrainConfig(**given)
     if config.resume is None:
         return config, None
@@ -1594,12 +1596,8 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
     else:
         source = _checkpoint_path(config.resume, out)
         checkpoint = load_checkpoint(source) if checkpoint is None else checkpoint
-        saved = checkpoint["config"]
         # a setting the checkpoint does not record (one written by fit records its recipe alone) comes from the flags
-        differ = {k: (v, saved[k]) for k, v in _kept_settings(config).items() if k in saved and saved[k] != v}
-        if differ:
-            text = ", ".join(f"{k} {new!r} (checkpoint: {old!r})" for k, (new, old) in differ.items())
-            raise CheckpointError(f"the resumed run must keep the checkpoint's settings; differs: {text}")
+        _check_kept(checkpoint["config"], _kept_settings(config))
     device = resolve_device(config.device)
     step_settings(device, fast_settings(device)[0], config.compile, config.cuda_graph, config.fused)  # refused early
     get_spec(config.model)  # an unknown model fails here, with suggestions
