@@ -7,7 +7,7 @@ PORT   ?= 8000
 
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: docs test site clean
+.PHONY: docs test site experiments clean
 
 # Set up, build the site strictly, and serve it at http://$(HOST):$(PORT).
 docs: $(VENV)/.stamp-docs
@@ -16,6 +16,10 @@ docs: $(VENV)/.stamp-docs
 # Set up and run every test.
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest
+
+# Run the notebooks at full scale and store their outputs (docs/notebooks/runs/); NOTEBOOK=NAME runs one.
+experiments: $(VENV)/.stamp-docs
+	$(BIN)/python docs/experiments.py $(NOTEBOOK)
 
 # Build the site once into site/ (what the Pages workflow deploys).
 site: $(VENV)/.stamp-docs

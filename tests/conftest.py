@@ -29,15 +29,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The docs build first, then the test files with the most tests: the longest work is handed out first.
+    """The docs build first, the notebooks' smoke runs next, then the test files with the most tests.
 
     pytest-xdist hands out whole test files in collection order (``--dist loadfile
     --no-loadscope-reorder``), each to the next free worker. The build (one session
-    fixture in tests/test_docs.py) is the longest piece, so it starts at once and runs
-    beside the rest; long files handed out last would leave one worker finishing alone.
+    fixture in tests/test_docs.py) and the smoke runs of the notebooks are the longest
+    pieces, so they start at once, on the two workers, and run beside the rest; long
+    files handed out last would leave one worker finishing alone.
     """
     per_file = Counter(item.path for item in items)
-    items.sort(key=lambda item: (item.get_closest_marker("docs") is None, -per_file[item.path]))  # stable
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        first = 0 if item.get_closest_marker("docs") else 1 if item.get_closest_marker("notebooks") else 2
+        return first, -per_file[item.path]
+
+    items.sort(key=order)  # stable
 
 
 @pytest.fixture(autouse=True)

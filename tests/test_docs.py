@@ -1,7 +1,8 @@
 """The documentation site: strict build, embedded code, generated numbers, offline in a real browser.
 
-Run alone with ``pytest -m docs``. The build executes every notebook, so it is
-the slowest part of the suite; it happens once per session.
+Run alone with ``pytest -m docs``. The build renders every notebook from its
+stored run (``docs/notebooks/runs/``) and computes every generated table, so it
+is the slowest part of the suite; it happens once per session.
 """
 
 from __future__ import annotations
@@ -139,19 +140,21 @@ NOTEBOOKS_WITH_PLOTS = {
     "skip_connections": 2,
     "unraveled_view": 1,
     "model_zoo": 1,
-    "densenet_efficiency": 1,
-    "se_excitations": 1,
+    "densenet_efficiency": 2,
+    "se_excitations": 2,
 }
 STDERR_OUTPUT = re.compile(r"""<div\b[^>]*\bdata-mime-type=["']application/vnd\.jupyter\.stderr["'][^>]*>""")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS_WITH_PLOTS)
 def test_notebook_page_has_its_plots_and_no_error_output(site: Path, name: str) -> None:
-    """The executed notebook embeds its matplotlib figures and wrote nothing to stderr."""
+    """The executed notebook embeds its figures, as SVG with a text alternative, and wrote nothing to stderr."""
     html = (site / "notebooks" / name / "index.html").read_text()
     body = re.sub(r"<style\b[\s\S]*?</style>", "", html)  # the inlined CSS names every output kind
-    plots = re.findall(r"<img\b[^>]*\bsrc=[\"']data:image/png;base64,", body)
+    plots = re.findall(r"<img\b[^>]*\bsrc=[\"']data:image/svg\+xml;base64,[^>]*>", body)
     assert len(plots) >= NOTEBOOKS_WITH_PLOTS[name], f"{name}: {len(plots)} plots"
+    alts = [re.search(r'\balt="([^"]*)"', plot) for plot in plots]
+    assert all(alt and len(alt.group(1)) > 40 for alt in alts), f"{name}: a figure without a text alternative"
     assert not STDERR_OUTPUT.search(body), f"{name} has an output on stderr"
     assert "Traceback (most recent call last)" not in _text(body), f"{name}: a traceback"
 
@@ -284,6 +287,22 @@ def test_notebook_pages_link_their_source_and_a_notebook_to_download(site: Path)
         notebook = json.loads((page.parent / f"{name}.ipynb").read_text())
         assert notebook["nbformat"] == 4
         assert [c["cell_type"] for c in notebook["cells"]].count("code") >= 2
+        assert notebook["metadata"]["refimpl"]["scale"] == "full", f"{name}: the download is not the stored run"
+        assert any(c.get("outputs") for c in notebook["cells"]), f"{name}: the download has no outputs"
+
+
+def test_notebook_pages_say_where_and_when_their_run_was_made(site: Path) -> None:
+    """Under the title: the stored run's device and date, and the command that makes it again."""
+    import json
+
+    for page in sorted((site / "notebooks").glob("*/index.html")):
+        name = page.parent.name
+        meta = json.loads((ROOT / "docs" / "notebooks" / "runs" / f"{name}.ipynb").read_text())["metadata"]["refimpl"]
+        note = re.search(r'<p class="notebook-run">([\s\S]*?)</p>', page.read_text())
+        assert note, f"{name}: no note of its stored run"
+        text = _text(note.group(1))
+        assert meta["device"] in text and meta["date"] in text, f"{name}: {text}"
+        assert f"make experiments NOTEBOOK={name}" in text
 
 
 MATHJAX = re.compile(r"""<script\b[^>]*\bsrc=["'][^"']*tex-chtml\.js["']""")

@@ -98,9 +98,11 @@ def test_zoo_rows_hold_cost_checkpoints_and_torchvision_top1() -> None:
 def test_model_zoo_table_marks_count_only_references() -> None:
     rows = zoo_rows(["resnet50", "se_resnet18"])
     text = model_zoo_table(rows).splitlines()
-    expected = "resnet50 ResNet 25,557,032 4.089 224x224 torchvision.resnet50 IMAGENET1K_V1, IMAGENET1K_V2 76.13 80.86"
+    assert text[0].split()[:5] == ["model", "top-1", "V1", "top-1", "V2"]  # top-1 next to the name: seen on a phone
+    expected = "resnet50 76.13 80.86 ResNet 25,557,032 4.089 224x224 torchvision.resnet50 IMAGENET1K_V1, IMAGENET1K_V2"
     assert text[2].split() == expected.split()
     assert "timm.legacy_seresnet18 (params only)" in text[3]
     assert "GMACs: billions of multiply-accumulates" in model_zoo_table(rows)
     markdown = model_zoo_table(rows, markdown=True)
-    assert "| `resnet50` | ResNet | 25,557,032 | 4.089 | 224x224 | torchvision.resnet50 |" in markdown
+    assert "| `resnet50` | 76.13 | 80.86 | ResNet | 25,557,032 | 4.089 | 224x224 | torchvision.resnet50 |" in markdown
+    assert "| `se_resnet18` | — | — | SE-ResNet |" in markdown  # no torchvision checkpoint: dashes

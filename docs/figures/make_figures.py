@@ -30,6 +30,7 @@ RED, RED_FILL = "#c62828", "#ffebee"
 LANES = [("#1565c0", BLUE), ("#e65100", ORANGE), ("#2e7d32", GREEN), ("#6a1b9a", "#f3e5f5"), ("#00838f", "#e0f7fa")]
 
 Shape = tuple[int, ...]
+NUMBERS = {2: "two", 3: "three"}
 _SUBSCRIPT = re.compile(r"_\{([^}]*)\}")
 
 
@@ -69,9 +70,9 @@ class Step:
 class Svg:
     """A tiny SVG writer: boxes, arrows, text."""
 
-    def __init__(self, width: int, height: int, title: str) -> None:
-        """``height`` may be changed until ``save``, for figures laid out top down."""
-        self.width, self.height, self.title = width, height, title
+    def __init__(self, width: int, height: int, title: str, desc: str = "") -> None:
+        """``height`` may be changed until ``save``, for figures laid out top down; ``desc`` says what it shows."""
+        self.width, self.height, self.title, self.desc = width, height, title, desc
         self.markers = {"#333": "a"}
         self.parts = [self._marker_def("a", "#333")]
 
@@ -186,6 +187,7 @@ class Svg:
                 f'height="{h}" font-family="sans-serif" font-size="14">'
             ),
             f"<title>{_escape(self.title)}</title>",
+            *([f"<desc>{_escape(self.desc)}</desc>"] if self.desc else []),
             '<rect width="100%" height="100%" fill="#ffffff" rx="8"/>',
         ]
         (HERE / name).write_text("\n".join([*head, *self.parts, "</svg>"]) + "\n")
@@ -241,9 +243,118 @@ def residual_blocks() -> None:
     svg.save("residual-blocks.svg")
 
 
+def stacked_window(layers: int, kernel: int = 3) -> tuple[int, int, int]:
+    """``layers`` stacked stride-1 ``kernel`` x ``kernel`` convolutions, C channels in and out, no bias.
+
+    Returns the side of the input window one output sees, the stack's weights
+    and those of one convolution seeing the same window, both in units of C².
+    """
+    side = 1 + layers * (kernel - 1)
+    return side, layers * kernel**2, side**2
+
+
+def receptive_field(layers: int = 2, kernel: int = 3) -> None:
+    """Two stacked 3x3 convolutions see a 5x5 window, as one 5x5 convolution does, with fewer weights and one more ReLU."""
+    assert (layers, kernel) == (2, 3), "the drawing has two levels of 3x3 windows"
+    side, stack, single = stacked_window(layers, kernel)
+    svg = Svg(
+        480,
+        0,
+        f"Two stacked {kernel}x{kernel} convolutions see a {side}x{side} window, as one {side}x{side} convolution does",
+        f"Left: a {side} by {side} input grid; a {kernel} by {kernel} window in its corner (orange) feeds one output "
+        f"of the first convolution; the {kernel} by {kernel} outputs of the first convolution feed one output of "
+        f"the second, which so depends on the whole {side} by {side} input. Right: one {side}x{side} convolution "
+        f"maps the same {side} by {side} input to one output directly. The stack has {stack}C² weights and "
+        f"{layers} ReLUs, the single convolution {single}C² weights and 1 ReLU.",
+    )
+    cell, lx, rx = 26, 125, 365  # the columns' centres
+    line = LANES[1][0]  # the first convolution's window, in orange
+
+    def grid(cx: float, top: float, n: int, fill: str, marked: int = 0) -> tuple[float, float]:
+        """An n x n grid centred on ``cx``; its ``marked`` x ``marked`` top-left corner in orange. Returns its left and bottom."""
+        left = cx - n * cell / 2
+        for i, j in itertools.product(range(n), repeat=2):
+            hue = ORANGE if i < marked and j < marked else fill
+            svg.parts.append(
+                f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell}" height="{cell}" '
+                f'fill="{hue}" stroke="#999"/>'
+            )
+        svg.parts.append(
+            f'<rect x="{left}" y="{top}" width="{n * cell}" height="{n * cell}" fill="none" stroke="#333"/>'
+        )
+        if marked:
+            svg.parts.append(
+                f'<rect x="{left}" y="{top}" width="{marked * cell}" height="{marked * cell}" fill="none" '
+                f'stroke="{line}" stroke-width="2.5"/>'
+            )
+        return left, top + n * cell
+
+    def cone(x1: float, x2: float, y1: float, x3: float, x4: float, y2: float, color: str) -> None:
+        """Two lines from the window (x1 to x2 at y1) to the unit it feeds (x3 to x4 at y2)."""
+        svg.path(f"M{x1},{y1} L{x3},{y2}", color=color, width=1.5, head=False)
+        svg.path(f"M{x2},{y1} L{x4},{y2}", color=color, width=1.5, head=False)
+
+    top, mid, out = 62, 254, 392  # the tops of the input, the first convolution's outputs, the output
+    svg.heading(lx, 28, f"{NUMBERS[layers]} stacked {kernel}x{kernel} convolutions")
+    svg.heading(rx, 28, f"one {side}x{side} convolution")
+    for cx in (lx, rx):
+        svg.note(cx, top - 10, f"input: a {side} × {side} window", color=INK, anchor="middle")
+    # left: the input, the first convolution's outputs, the second's one output
+    left, _ = grid(lx, top, side, BLUE, marked=kernel)
+    inner = side - kernel + 1
+    mid_left, mid_bottom = grid(lx, mid, inner, BLUE, marked=1)
+    out_left, _ = grid(lx, out, 1, BLUE)
+    cone(left, left + kernel * cell, top + kernel * cell, mid_left, mid_left + cell, mid, line)
+    cone(mid_left, mid_left + inner * cell, mid_bottom, out_left, out_left + cell, out, SKIP)
+    svg.note(lx + 28, (top + kernel * cell + mid) / 2 + 14, f"{kernel}x{kernel} conv, ReLU")
+    svg.note(mid_left + inner * cell + 8, mid + inner * cell / 2 + 5, f"{inner} × {inner} outputs")
+    svg.note(lx + 36, (mid_bottom + out) / 2 + 8, f"{kernel}x{kernel} conv, ReLU")
+    svg.note(out_left + cell + 8, out + 18, "1 output")
+    # right: the same window, one convolution
+    right_left, right_bottom = grid(rx, top, side, BLUE)
+    out_left, _ = grid(rx, out, 1, BLUE)
+    cone(right_left, right_left + side * cell, right_bottom, out_left, out_left + cell, out, SKIP)
+    svg.note(rx, (right_bottom + out) / 2 + 5, f"{side}x{side} conv, ReLU", color=INK, anchor="middle")
+    svg.note(out_left + cell + 8, out + 18, "1 output")
+    # what each costs, with C channels in and out
+    y = out + cell + 36
+    for cx, weights, relus in (
+        (lx, f"{layers} · {kernel * kernel}C² = {stack}C² weights", f"{layers} ReLUs"),
+        (rx, f"{single}C² weights", "1 ReLU"),
+    ):
+        svg.text(cx, y, weights, font_weight="bold")
+        svg.text(cx, y + 20, relus, size=13, color=FAINT)
+    three, three_stack, three_single = stacked_window(layers + 1, kernel)
+    svg.note(
+        240,
+        y + 52,
+        f"{NUMBERS[layers + 1]} stacked: a {three} × {three} window, {three_stack}C² weights; one {three}x{three}: "
+        f"{three_single}C²",
+        anchor="middle",
+    )
+    svg.note(240, y + 72, "orange: the first convolution's window and the output it feeds", anchor="middle")
+    svg.height = round(y + 90)
+    svg.save("receptive-field.svg")
+
+
 def se_modules() -> None:
-    svg = Svg(640, 470, "The SE-Inception module and the SE-ResNet module")
+    """Hu et al. (arXiv:1709.01507), figures 2 and 3: SE after an Inception module, and on a residual branch.
+
+    In the SE-ResNet module the ReLU comes after the addition, as in ResNet's
+    own block (``refimpl.resnet.BasicBlock.forward``): y = ReLU(SE(F(x)) + x).
+    """
+    svg = Svg(
+        640,
+        0,
+        "The SE-Inception module and the SE-ResNet module",
+        "Left: the output U of an Inception module goes through global average pooling, FC, ReLU, FC and a "
+        "sigmoid, and the resulting gates scale U channel by channel. Right: the same on the residual branch "
+        "F(x); the scaled branch is added to the identity x, and a ReLU follows the addition.",
+    )
     bw, bh = 200, 32
+    scale_y = 392
+    plus, relu_y = scale_y + 40, scale_y + 40 + 13 + 18
+    end = relu_y + bh + 30  # the baseline of the output's label
     for x, title, first, skip in (
         (30, "SE-Inception module", "Inception module", False),
         (360, "SE-ResNet module", "residual branch F(x)", True),
@@ -267,7 +378,6 @@ def se_modules() -> None:
             svg.box(x + 14, y, bw - 28, bh - 6, label, fill)
             if y != ys[-1]:
                 svg.arrow(cx, y + bh - 6, cx, y + 50)
-        scale_y = 392
         svg.arrow(cx, ys[-1] + bh - 6, cx, scale_y - 13)
         svg.op(cx, scale_y, "×")
         svg.text(cx + 18, scale_y - 16, "scale: 1 x 1 x C gates", size=13, color=FAINT, anchor="start")
@@ -275,15 +385,20 @@ def se_modules() -> None:
         svg.path(f"M{x + 6},{106} V{scale_y} H{cx - 15}", color="#777")
         out_y = scale_y + 13
         if skip:
-            plus = scale_y + 40
             svg.arrow(cx, out_y, cx, plus - 13)
             svg.op(cx, plus, "+")
             side = x + bw + 22
             svg.path(f"M{cx},{62} H{side} V{plus} H{cx + 15}")
             svg.text(side + 6, 250, "identity x", size=13, color=SKIP, transform=f"rotate(90 {side + 6} 250)")
-            svg.arrow(cx, plus + 13, cx, plus + 33)
+            # as in ResNet's block, the ReLU comes after the addition: y = ReLU(SE(F(x)) + x)
+            svg.arrow(cx, plus + 13, cx, relu_y)
+            svg.box(x + 14, relu_y, bw - 28, bh - 6, "ReLU", GREY)
+            svg.arrow(cx, relu_y + bh - 6, cx, end - 18)
+            svg.text(cx, end, "y = ReLU(SE(F(x)) + x)")
         else:
             svg.arrow(cx, out_y, cx, out_y + 40)
+            svg.text(cx, out_y + 58, "rescaled U: C x H x W")
+    svg.height = round(end + 22)
     svg.save("se-modules.svg")
 
 
@@ -565,6 +680,9 @@ def check_against_refimpl() -> None:
         model.eval()(torch.empty(1, 3, size, size))
         return seen
 
+    def count(module: torch.nn.Module) -> int:
+        return sum(p.numel() for p in module.parameters())
+
     blocks = ["conv0", "denseblock1", "transition1", "denseblock2", "transition2", "denseblock3"]
     with torch.device("meta"):
         cases = [
@@ -583,9 +701,30 @@ def check_against_refimpl() -> None:
         drawn = [shape for _, shape in stages]
         assert seen == drawn, (name, seen, drawn)
         print(f"{name}: the {len(seen)} shapes drawn are refimpl's")
+    # the receptive field: each of the stack's outputs depends on every input of its window and on nothing else
+    c = 4
+    for layers in (2, 3):
+        side, stack, single = stacked_window(layers)
+        convs = torch.nn.Sequential(*(torch.nn.Conv2d(c, c, 3, bias=False) for _ in range(layers)))
+        x = torch.randn(1, c, side + 2, side + 2, requires_grad=True)
+        convs(x)[0, :, 0, 0].sum().backward()
+        seen = (x.grad[0].abs().sum(0) > 0).nonzero()
+        assert seen.amin(0).tolist() == [0, 0] and seen.amax(0).tolist() == [side - 1, side - 1], (layers, seen)
+        assert len(seen) == side * side, (layers, len(seen))
+        assert count(convs) == stack * c * c and count(torch.nn.Conv2d(c, c, side, bias=False)) == single * c * c
+        print(f"{layers} stacked 3x3 convolutions: a {side}x{side} window, {stack}C² weights against {single}C²")
 
 
-FIGURES = [residual_blocks, se_modules, preact_blocks, unraveled_view, dense_block, densenet_bc, resnet50_stages_figure]
+FIGURES = [
+    residual_blocks,
+    receptive_field,
+    se_modules,
+    preact_blocks,
+    unraveled_view,
+    dense_block,
+    densenet_bc,
+    resnet50_stages_figure,
+]
 
 if __name__ == "__main__":
     for figure in FIGURES:

@@ -5,41 +5,42 @@ A page asks for generated content with a marker on a line of its own::
     {{ model_zoo }}
     {{ paper_table resnet }}
     {{ summary resnet50 }}
-    {{ result forward_backward_cpu }}
+    {{ forward_backward h200-baseline/forward_backward_cuda }}
     {{ api_model_files }}
 
-Each marker is replaced by Markdown. What is deterministic (parameter counts,
+Each marker is replaced by Markdown. A result file is named by its path under
+``docs/results/``, without ``.json``. What is deterministic (parameter counts,
 multiply-accumulates, the accuracy torchvision's weights metadata publish) is
 computed from the tested code (``refimpl``) here, at every build; only
 measurements (time, memory, throughput) come from a committed result file
 under ``docs/results/``, which records how, when and where it was measured.
-An unknown marker or a missing result file fails the build. Models are
-selected by their declaration (``spec.family``, ``spec.reference``), never by
-their names.
+An unknown marker, a missing result file, or any ``{{ ... }}`` left on a page
+outside code after the replacement fails the build. Models are selected by
+their declaration (``spec.family``, ``spec.reference``), never by their names.
+
+Every ratio of measurements a table prints is computed from the figures it
+prints beside it, by one rule (``RATIO_RULE``, the ratio of medians); where the
+two compared ranges of repeats overlap, the table says the difference is within
+the run-to-run spread.
 
 Every fenced code block that embeds a file with pymdownx.snippets
 (``--8<-- "refimpl/resnet.py:bottleneck"``) gets a caption that links to that
 file, at the embedded lines, on the repository (``repo_url``); every notebook
-page gets links to its source and to a Jupyter notebook (``.ipynb``) that is
-generated from that source while the site is built.
-
-The hook also prepares the notebooks' kernels, which inherit this process's
-environment: the repository and ``docs/notebooks`` go on ``PYTHONPATH`` (so
-``import refimpl`` and ``from _common import ...`` just work) and progress
-bars are off. It keys mkdocs-jupyter's cache on the code the notebooks import,
-and turns that cache off in CI.
+page gets links to its source and to its stored run as a Jupyter notebook
+(``.ipynb``, outputs included; see ``docs/experiments.py``).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import html
-import os
+import inspect
+import math
 import re
 import statistics
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
@@ -67,7 +68,8 @@ from refimpl.tools.verify import paper_count, paper_params_match
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "docs" / "notebooks"
 RESULTS = ROOT / "docs" / "results"
-MARKER = re.compile(r"^\{\{[ \t]*(\w+)((?:[ \t]+[\w.-]+)*)[ \t]*\}\}[ \t]*$", re.MULTILINE)
+# arguments are model names, node names (features.denseblock1) and result files (h200-baseline/forward_backward_cuda)
+MARKER = re.compile(r"^\{\{[ \t]*(\w+)((?:[ \t]+[\w./-]+)*)[ \t]*\}\}[ \t]*$", re.MULTILINE)
 
 #: the families the DenseNet page compares, in the order of its table
 EFFICIENCY_FAMILIES = ("densenet", "resnet")
@@ -83,36 +85,42 @@ SE_PAPER = {
     "note": (
         "Top-1 error: single-crop, ImageNet validation, ResNet-50 as re-implemented by the authors; GFLOPs as the "
         "paper counts them, for one 224x224 image. Not comparable one to one with the table above: the paper counts "
-        "ResNet v1 (stride on the first 1x1 convolution), refimpl v1.5; and refimpl's GMACs count only convolutions "
+        "ResNet v1 (stride on the first 1x1 convolution), refimpl v1.5; and refimpl's MACs count only convolutions "
         "and matrix products (as torchvision does), not SE's pooling and channel scaling, so they rise by less"
     ),
 }
 
+#: quoted from the ResNet paper, not computed here; top-1 / top-5 error (%) on ImageNet validation, as strings at the
+#: paper's precision, for the torchvision model each row stands beside: (10-crop testing, table 4)
+RESNET_PAPER = {
+    "source": "He et al., Deep Residual Learning for Image Recognition, arXiv:1512.03385",
+    "rows": {
+        "resnet18": ("27.88 / –", "not in table 4"),
+        "resnet34": ("24.52 / 7.46", "21.84 / 5.71"),
+        "resnet50": ("22.85 / 6.71", "20.74 / 5.25"),
+        "resnet101": ("21.75 / 6.05", "19.87 / 4.60"),
+        "resnet152": ("21.43 / 5.71", "19.38 / 4.49"),
+    },
+    "note": (
+        "10-crop: table 3, and for ResNet-18 table 2, which gives top-1 only and has zero-padding shortcuts "
+        "(option A). Table 4: the paper's best single-model results, from its testing for best results (fully "
+        "convolutional, scores averaged over five scales, shorter side 224 to 640), so not 10-crop, and lower. "
+        "ResNet-34 is option B (projections only where the dimensions grow), as in torchvision; with projections on "
+        "every shortcut (option C) the paper has 24.19 / 7.40 (table 3) and 21.53 / 5.60 (table 4). The paper's "
+        "ResNet-50, 101 and 152 are v1 (stride on the first 1x1 convolution), torchvision's and refimpl's v1.5 "
+        "(stride on the 3x3)"
+    ),
+}
 
-# ---------------------------------------------------------------- the notebooks' kernels and cache
-def _prepend_to_pythonpath(*folders: Path) -> None:
-    """Put ``folders`` first on ``PYTHONPATH`` (once, however often the config is loaded)."""
-    current = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    ours = [str(f) for f in folders]
-    os.environ["PYTHONPATH"] = os.pathsep.join([*ours, *(p for p in current if p not in ours)])
+#: the one rule by which a table turns two measurements into a ratio; the tables' headers and captions name it
+RATIO_RULE = "ratio of medians"
+#: what a ratio says where the ranges of the two measurements' repeats overlap
+NO_DIFFERENCE = "within the run-to-run spread: no measurable difference"
 
 
+# ---------------------------------------------------------------- a build of its own
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    # read by the kernels mkdocs-jupyter starts, which inherit os.environ
-    _prepend_to_pythonpath(ROOT, NOTEBOOKS)
-    os.environ["TQDM_DISABLE"] = "1"  # no progress bars in the executed pages; read when tqdm loads
     _ROWS.clear()  # `mkdocs serve` rebuilds in this process
-    jupyter = config.plugins.get("mkdocs-jupyter")
-    if jupyter is not None:
-        if os.environ.get("CI"):
-            jupyter.config["cache"] = False
-        else:
-            digest = hashlib.sha256(f"torch {torch.__version__} torchvision {torchvision.__version__}".encode())
-            sources = [*sorted((ROOT / "refimpl").rglob("*.py")), *sorted(NOTEBOOKS.glob("_*.py"))]
-            for path in [*sources, *sorted(RESULTS.glob("*.json"))]:
-                digest.update(path.read_bytes())
-            base = jupyter.config["cache_dir"]
-            jupyter.config["cache_dir"] = str(Path(base) / digest.hexdigest()[:16])
     return config
 
 
@@ -148,6 +156,75 @@ def _measured_on(data: dict[str, Any]) -> str:
     return f"{data['measured_at'][:10]} on {where}, {m['device']}, torch {m['torch']}"
 
 
+def _provenance(data: dict[str, Any], *notes: str) -> str:
+    """The caption under a measured table: ``notes``, the file's own note, when and where, its settings, its command."""
+    settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
+    text = " ".join([*notes, *([data["note"]] if "note" in data else [])])
+    where = f"Measured {_measured_on(data)}" + (f"; {settings}" if settings else "")
+    return f"\n\n*{text + ' ' if text else ''}{where}. Command: `{data['command']}`.*"
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """Repeated measurements of one quantity as a table prints them, each figure rounded as printed.
+
+    Ratios are computed from these rounded figures, so that a reader who divides the numbers shown gets the ratio
+    shown.
+
+    Args:
+        median: the median of the repeats.
+        low: the smallest repeat; ``None`` where there is one figure only (a lone measurement, or a file that kept
+            only the median), whose spread is unknown.
+        high: the largest repeat; ``None`` likewise.
+        decimals: the decimals printed.
+    """
+
+    median: float
+    low: float | None
+    high: float | None
+    decimals: int
+
+    @classmethod
+    def of(cls, values: float | Sequence[float], decimals: int, scale: float = 1.0) -> Repeats:
+        """From the repeats (a sequence) or one figure (a number), times ``scale``, rounded to ``decimals``."""
+        figures = [v * scale for v in values] if isinstance(values, Sequence) else [values * scale]
+        median = round(statistics.median(figures), decimals)
+        if len(figures) < 2:
+            return cls(median, None, None, decimals)
+        return cls(median, round(min(figures), decimals), round(max(figures), decimals), decimals)
+
+    def __str__(self) -> str:
+        median = f"{self.median:,.{self.decimals}f}"
+        if self.low is None:
+            return median
+        return f"{median} ({self.low:,.{self.decimals}f}–{self.high:,.{self.decimals}f})"
+
+    def overlaps(self, other: Repeats) -> bool:
+        """Whether both ranges are known and overlap: the run-to-run spread is then larger than the difference."""
+        if self.low is None or other.low is None:
+            return False
+        return self.low <= other.high and other.low <= self.high
+
+
+def _versus(measured: Repeats, base: Repeats) -> str:
+    """``measured / base`` by ``RATIO_RULE``, from the medians as printed, saying so where the ranges overlap."""
+    ratio = f"{measured.median / base.median:.2f}×"
+    return f"{ratio} ({NO_DIFFERENCE})" if measured.overlaps(base) else ratio
+
+
+def _decimals(medians: Iterable[float]) -> int:
+    """Decimals that print the smallest of ``medians`` with three significant digits (none from 100 up)."""
+    return max(0, 2 - math.floor(math.log10(min(medians))))
+
+
+def _torchvision_accuracy(spec: ModelSpec, weights: str) -> tuple[float, float]:
+    """Top-1 and top-5 ImageNet-1K accuracy (%) of one torchvision checkpoint, from torchvision's weights metadata."""
+    from torchvision.models import get_model_weights
+
+    metrics = get_model_weights(spec.reference.name)[weights].meta["_metrics"]["ImageNet-1K"]
+    return metrics["acc@1"], metrics["acc@5"]
+
+
 # ---------------------------------------------------------------- computed at build time
 def model_zoo() -> str:
     """Every registered model: size, cost, reference, checkpoints and official accuracy."""
@@ -168,6 +245,33 @@ def resnet_stages() -> str:
         rows.append([f"`{row.spec.name}`", block, stages, weighted, f"{row.params:,}", f"{row.gmacs:.2f}"])
     header = ["model", "block", "blocks per stage (conv2_x … conv5_x)", "weighted layers", "parameters", "GMACs (224²)"]
     return _table(header, rows, "lllrrr")
+
+
+def resnet_depths() -> str:
+    """ResNet by depth (family "resnet", label "ResNet"): the paper's errors beside torchvision's V1 accuracy and cost."""
+    rows = []
+    for row in _select("resnet", model_reference=True):
+        if row.spec.label != "ResNet":  # ResNeXt is a later paper's
+            continue
+        quoted = RESNET_PAPER["rows"].get(row.spec.reference.name)
+        if quoted is None:
+            raise PluginError(f"{row.spec.name}: no row of the ResNet paper to show; add it to RESNET_PAPER")
+        top1, top5 = _torchvision_accuracy(row.spec, "IMAGENET1K_V1")
+        rows.append([f"`{row.spec.name}`", f"{row.params:,}", f"{row.gmacs:.2f}", *quoted, f"{top1:.2f} / {top5:.2f}"])
+    header = [
+        "model",
+        "parameters",
+        "GMACs (224²)",
+        "paper, 10-crop: top-1 / top-5 error (%)",
+        "paper, table 4: top-1 / top-5 error (%)",
+        "torchvision V1, 1-crop: top-1 / top-5 accuracy (%)",
+    ]
+    return _table(header, rows, "lrrrrr") + (
+        f"\n\n*Paper: error on ImageNet validation, quoted from {RESNET_PAPER['source']}. {RESNET_PAPER['note']}. "
+        "torchvision: accuracy (100 less the error) of the IMAGENET1K_V1 weights on one 224² center crop, from the "
+        f"weights metadata of torchvision {torchvision.__version__.split('+')[0]}. Parameters and GMACs computed from "
+        "the code when this site was built.*"
+    )
 
 
 def paper_table(family: str) -> str:
@@ -221,9 +325,12 @@ def efficiency() -> str:
         for row in _select(family, model_reference=True):
             if not row.top1:
                 continue
-            v1, v2 = (f"{row.top1[k]:.2f}" if k in row.top1 else "" for k in ("IMAGENET1K_V1", "IMAGENET1K_V2"))
-            per_m = f"{row.top1['IMAGENET1K_V1'] / (row.params / 1e6):.1f}" if v1 else ""
-            rows.append([f"`{row.spec.name}`", f"{row.params / 1e6:.2f}", f"{row.gmacs:.2f}", v1, v2, per_m])
+            # rounded as printed, so that the quotient is that of the figures beside it
+            params = round(row.params / 1e6, 2)
+            v1, v2 = (round(row.top1[k], 2) if k in row.top1 else None for k in ("IMAGENET1K_V1", "IMAGENET1K_V2"))
+            top1 = [f"{v:.2f}" if v is not None else "" for v in (v1, v2)]
+            per_m = f"{v1 / params:.1f}" if v1 is not None else ""
+            rows.append([f"`{row.spec.name}`", f"{params:.2f}", f"{row.gmacs:.2f}", *top1, per_m])
     header = ["model", "parameters (M)", "GMACs (224²)", "top-1 V1 (%)", "top-1 V2 (%)", "V1 top-1 per M parameters"]
     return _table(header, rows) + (
         "\n\n*Parameters and GMACs computed from the code when this site was built; top-1 on ImageNet-1K from the "
@@ -265,15 +372,16 @@ def feature_nodes(name: str, *nodes: str) -> str:
 def se_cost() -> str:
     """What SE costs ResNet-50, over the reduction ratio r, counted on the meta device."""
     base_params, base_macs = model_cost(SE_BASE)
-    rows = [[f"`{SE_BASE}`", "", f"{base_params:,}", f"{base_macs / 1e9:.3f}", "", ""]]
+    rows = [[f"`{SE_BASE}`", "", f"{base_params:,}", f"{base_macs:,}", "", ""]]
     for r in SE_REDUCTIONS:
         params, macs = model_cost(SE_MODEL, reduction=r)
+        # exact counts, not GMACs to three decimals: the extra MACs are a few in ten thousand, below that rounding
         extra = [f"+{100 * (params / base_params - 1):.1f}%", f"+{100 * (macs / base_macs - 1):.3f}%"]
-        rows.append([f"`{SE_MODEL}`", r, f"{params:,}", f"{macs / 1e9:.3f}", *extra])
-    header = ["model", "r", "parameters", "GMACs (224²)", "extra parameters", "extra GMACs"]
+        rows.append([f"`{SE_MODEL}`", r, f"{params:,}", f"{macs:,}", *extra])
+    header = ["model", "r", "parameters", "MACs (224²)", "extra parameters", "extra MACs"]
     return _table(header, rows) + (
-        "\n\n*Computed from the code when this site was built, on the meta device. "
-        "GMACs count convolutions and matrix products only, as torchvision does.*"
+        "\n\n*Computed from the code when this site was built, on the meta device. Extra: the count over "
+        f"`{SE_BASE}`'s, less one. MACs count convolutions and matrix products only, as torchvision does.*"
     )
 
 
@@ -287,9 +395,14 @@ def se_paper() -> str:
 
 # ---------------------------------------------------------------- measured, from docs/results/
 def _read(stem: str) -> dict[str, Any]:
-    path = RESULTS / f"{stem}.json"
+    """The result file ``docs/results/<stem>.json``; ``stem`` may name a subfolder (``h200-baseline/...``)."""
+    relative = PurePosixPath(stem)
+    path = (RESULTS / f"{stem}.json").resolve()
+    # a page names files to show, never files elsewhere: no absolute path, no "..", no link that leads out
+    if not stem or relative.is_absolute() or ".." in relative.parts or not path.is_relative_to(RESULTS.resolve()):
+        raise PluginError(f"result {stem!r} is not a path under docs/results/ (relative, without '..', no link out)")
     if not path.is_file():
-        raise PluginError(f"result file {path.relative_to(ROOT)} is missing; run the benchmark that writes it")
+        raise PluginError(f"result file docs/results/{stem}.json is missing; run the benchmark that writes it")
     return read_result(path)
 
 
@@ -302,25 +415,38 @@ MEMORY_MODES = {
 
 
 def densenet_memory(stem: str = "densenet_memory_cpu") -> str:
-    """Plain vs memory-efficient training steps (from a densenet_memory result file), torchvision's where measured."""
+    """Plain vs memory-efficient training steps (from a densenet_memory result file), torchvision's where measured.
+
+    Each mode's peak memory (one measurement) and step time (median and range of the repeats), each against the
+    plain mode's by ``RATIO_RULE``, and the activations it stores for the backward pass, where counted.
+    """
     data = _read(stem)
+    decimals = _decimals(1000 * row[mode]["step_s"] for row in data["rows"] for mode in MEMORY_MODES if mode in row)
+
+    def measured(mode: dict[str, Any]) -> tuple[Repeats, Repeats]:
+        return Repeats.of(mode["peak_mib"], 0), Repeats.of(mode.get("steps_s", mode["step_s"]), decimals, 1000)
+
     rows = []
     for row in data["rows"]:
         batch = f"{row['batch_size']} × {row['image_size']}²"
+        stored = row.get("stored_activations_mib_per_image", {})
+        plain_peak, plain_step = measured(row["plain"])
         for mode, label in MEMORY_MODES.items():
             if mode not in row:
                 continue
-            m = row[mode]
-            # files written before the third mode keep the memory-efficient ratios on the row itself
-            ratios = m if "memory_ratio" in m else row
-            memory = "" if mode == "plain" else f"{ratios['memory_ratio']:.2f}×"
-            time_ratio = "" if mode == "plain" else f"{ratios['time_ratio']:.2f}×"
-            step = f"{m['step_s'] * 1000:,.0f}"
-            rows.append([f"`{row['model']}`", batch, label, f"{m['peak_mib']:,.0f}", memory, step, time_ratio])
-    header = ["model", "batch", "mode", "peak MiB", "memory vs plain", "step ms", "time vs plain"]
-    return _table(header, rows, "llllrrr") + (
-        f"\n\n*{data['note'] + ' ' if 'note' in data else ''}Measured {_measured_on(data)} with "
-        f"`{data['command']}`. Memory: {data['memory_method']}.*"
+            peak, step = measured(row[mode])
+            kept = f"{stored[mode]['total']:.1f}" if mode in stored else ""
+            ratios = ["", ""] if mode == "plain" else [_versus(peak, plain_peak), _versus(step, plain_step)]
+            rows.append([f"`{row['model']}`", batch, label, kept, f"{peak}", ratios[0], f"{step}", ratios[1]])
+    header = ["model", "batch", "mode", "stored activations (MiB per image)", "peak MiB", "memory vs plain"]
+    header += ["step ms: median (min–max)", f"time vs plain ({RATIO_RULE})"]
+    return _table(header, rows, "llllrrrr") + _provenance(
+        data,
+        f"A step: forward pass, loss and backward pass; {data['settings']['repeats']} timed per mode, the modes "
+        f"alternating step by step. Peak memory: one step, {data['memory_method']}. Stored activations: what autograd "
+        "keeps for the backward pass, counted for one image (not for torchvision's mode). Every ratio is the mode's "
+        f"figure over the plain mode's, as printed: the {RATIO_RULE} (a peak is one measurement). Where two modes' "
+        f"ranges of step times overlap, the difference is {NO_DIFFERENCE}.",
     )
 
 
@@ -334,51 +460,74 @@ def _fmt(value: Any) -> str:
 
 #: keys of a result file that hold the project's own targets, not measurements: never shown to readers
 INTERNAL_KEY = re.compile(r"goal|limit|target|threshold")
+#: a ratio a benchmark stored follows its own rule over figures a generic table may not show: the site prints only
+#: ratios it computes from the figures it prints (forward_backward, throughput, densenet_memory)
+STORED_RATIO = re.compile(r"ratio")
 
 
 def result(stem: str) -> str:
     """A committed result file: its rows as a table, then how, when and where it was measured."""
     data = _read(stem)
     rows = data["rows"]
-    keys = [k for k in rows[0] if not INTERNAL_KEY.search(k)]
+    keys = [k for k in rows[0] if not INTERNAL_KEY.search(k) and not STORED_RATIO.search(k)]
     table = _table([k.replace("_", " ") for k in keys], [[_fmt(row[k]) for k in keys] for row in rows])
-    settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
-    return (
-        f"{table}\n\n*{data['note'] + ' ' if 'note' in data else ''}Measured {_measured_on(data)}"
-        + (f"; {settings}" if settings else "")
-        + f". Command: `{data['command']}`.*"
+    return table + _provenance(data)
+
+
+def forward_backward(stem: str) -> str:
+    """refimpl against its reference, one training step each (from a forward_backward result file)."""
+    data = _read(stem)
+    # files written before the timm references name none: they compare with torchvision only
+    times = [(row["refimpl_ms"], row.get("reference_ms", row.get("torchvision_ms"))) for row in data["rows"]]
+    decimals = _decimals(t for pair in times for t in pair)
+    rows = []
+    for row, pair in zip(data["rows"], times, strict=True):
+        ours, theirs = (Repeats.of(t, decimals) for t in pair)
+        rows.append(
+            [f"`{row['model']}`", row.get("reference", "torchvision"), f"{ours}", f"{theirs}", _versus(ours, theirs)]
+        )
+    header = ["model", "reference", "refimpl ms", "reference ms", f"refimpl / reference ({RATIO_RULE})"]
+    return _table(header, rows, "llrrr") + _provenance(
+        data,
+        f"One training step (forward and backward), median of {data['settings']['repeats']} steps each, the two "
+        "models alternating with the same weights; 1.00 is equally fast, below it refimpl is faster. The file keeps "
+        "the medians only, so the run-to-run spread is not shown.",
     )
 
 
 def throughput(stem: str) -> str:
     """The notes' input pipeline against refimpl's (from a train_throughput result file)."""
     data = _read(stem)
+    decimals = _decimals(statistics.median(row["images_per_s"]) for row in data["rows"])
+    notes = next(Repeats.of(row["images_per_s"], decimals) for row in data["rows"] if row["path"] == "notes")
+    peak = data.get("peak_bf16_tflops")
     rows = []
     for row in data["rows"]:
-        speed = statistics.median(row["images_per_s"])
-        ratio = row.get("ratio_to_notes", data["median_ratio"] if row["path"] == "refimpl" else None)
-        tflops = f"{row['tflops']:.1f}" if "tflops" in row else "–"
-        share = f"{row['peak_share']:.0%}" if "peak_share" in row else "–"
-        times = "1.00×" if row["path"] == "notes" else f"{ratio:.2f}×"
-        rows.append([row["path"], row["settings"], f"{speed:,.0f}", times, tflops, share])
-    header = ["pipeline", "what it does", "images/s (median)", "vs notes", "TFLOP/s", "of bf16 peak"]
-    table = _table(header, rows, "llrrrr")
-    settings = ", ".join(f"{k} = {v}" for k, v in data["settings"].items())
-    peak = data.get("peak_bf16_tflops")
-    notes = [f"Ratios: medians of the per-round ratios, {len(data['rows'][0]['images_per_s'])} rounds."]
+        speed = Repeats.of(row["images_per_s"], decimals)
+        times = "1.00×" if row["path"] == "notes" else _versus(speed, notes)
+        tflops = round(row["tflops"], 1) if "tflops" in row else None
+        share = f"{tflops / peak:.0%}" if tflops is not None and peak else "–"  # of the TFLOP/s printed
+        rows.append([row["path"], row["settings"], f"{speed}", times, "–" if tflops is None else f"{tflops}", share])
+    header = ["pipeline", "what it does", "images/s: median (min–max)", f"vs notes ({RATIO_RULE})", "TFLOP/s"]
+    table = _table([*header, "of bf16 peak"], rows, "llrrrr")
+    rounds = data["settings"]["rounds"]
+    spread = f"median and range over {rounds} rounds" if rounds > 1 else "one round, so no range"
+    captions = [
+        f"Images/s: {spread}. Ratios: a pipeline's median over the notes' ({RATIO_RULE}); where their ranges "
+        + f"overlap, the difference is {NO_DIFFERENCE}."
+    ]
     if "flops_method" in data:
-        notes.append(f"TFLOP/s: {data['flops_per_image'] / 1e9:.2f} GFLOP per image ({data['flops_method']}).")
+        captions.append(f"TFLOP/s: {data['flops_per_image'] / 1e9:.2f} GFLOP per image ({data['flops_method']}).")
     if peak:
-        notes.append(f"Peak: {peak:g} TFLOP/s, the device's dense bfloat16 figure from NVIDIA's datasheet.")
-    if "note" in data:
-        notes.append(data["note"])
-    return table + (f"\n\n*{' '.join(notes)} Measured {_measured_on(data)}; {settings}. Command: `{data['command']}`.*")
+        captions.append(f"Peak: {peak:g} TFLOP/s, the device's dense bfloat16 figure from NVIDIA's datasheet.")
+    return table + _provenance(data, *captions)
 
 
 GENERATORS: dict[str, Callable[..., str]] = {
     "api_model_files": api_model_files,
     "model_zoo": model_zoo,
     "resnet_stages": resnet_stages,
+    "resnet_depths": resnet_depths,
     "paper_table": paper_table,
     "densenet_configs": densenet_configs,
     "efficiency": efficiency,
@@ -388,6 +537,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "se_paper": se_paper,
     "densenet_memory": densenet_memory,
     "result": result,
+    "forward_backward": forward_backward,
     "throughput": throughput,
 }
 
@@ -435,26 +585,70 @@ def _caption(embeds: list[tuple[str, str | None]], base: str) -> list[str]:
     return [f"Source: {'; '.join(links)}", "{: .source-link }"]
 
 
+def _fences(lines: list[str]) -> Iterator[tuple[int, int, str]]:
+    """Each fenced code block: the index of its opening line, of its closing one (``len(lines)`` if unclosed), its indent.
+
+    A block closes on a line of its fence's character, at least as long, with nothing after it.
+    """
+    start = 0
+    while start < len(lines):
+        opened = FENCE.match(lines[start])
+        if opened is None:
+            start += 1
+            continue
+        end = start + 1
+        while end < len(lines):
+            closing = FENCE.match(lines[end])
+            if (
+                closing
+                and closing.group("fence").startswith(opened.group("fence"))
+                and not lines[end][closing.end() :].strip()
+            ):
+                break
+            end += 1
+        yield start, end, opened.group("indent")
+        start = end + 1
+
+
 def link_sources(markdown: str, base: str) -> str:
     """After every fenced block that embeds files with snippets, a caption that links to them."""
+    lines = markdown.split("\n")
     out: list[str] = []
-    fence: re.Match[str] | None = None
-    embeds: list[tuple[str, str | None]] = []
-    for line in markdown.split("\n"):
-        out.append(line)
-        opened = FENCE.match(line)
-        if fence is None:
-            if opened:
-                fence, embeds = opened, []
-            continue
-        if (snippet := SNIPPET.match(line)) is not None:
-            embeds.append((snippet.group("path"), snippet.group("section")))
-        elif opened and opened.group("fence").startswith(fence.group("fence")) and not line[opened.end() :].strip():
-            if embeds:
-                indent = fence.group("indent")
-                out += ["", *(indent + line for line in _caption(embeds, base))]
-            fence = None
-    return "\n".join(out)
+    done = 0
+    for start, end, indent in _fences(lines):
+        embeds = [(s.group("path"), s.group("section")) for line in lines[start:end] if (s := SNIPPET.match(line))]
+        out += lines[done : end + 1]
+        done = end + 1
+        if embeds and end < len(lines):
+            out += ["", *(indent + line for line in _caption(embeds, base))]
+    return "\n".join(out + lines[done:])
+
+
+#: a marker's braces: any left on a page after the replacement are a marker the hook did not recognise
+LEFTOVER = re.compile(r"\{\{.*?\}\}")
+#: inline code, `x` or ``x``: it may show braces
+INLINE_CODE = re.compile(r"(`+).+?(?<!`)\1(?!`)")
+
+
+def check_replaced(markdown: str, where: str) -> None:
+    """Fail on any ``{{ ... }}`` left outside code: a marker not replaced (indented, or with text beside it) shows raw.
+
+    Args:
+        markdown: a page's Markdown after the replacement.
+        where: the page, for the message.
+
+    Raises:
+        PluginError: naming the page, the line, the text and the known markers.
+    """
+    lines = markdown.split("\n")
+    code = {i for start, end, _ in _fences(lines) for i in range(start, end + 1)}
+    for number, line in enumerate(lines, start=1):
+        left = None if number - 1 in code else LEFTOVER.search(INLINE_CODE.sub("", line))
+        if left:
+            raise PluginError(
+                f"{where}:{number}: {left.group()} was not replaced: a marker stands alone on its line, as "
+                f"{{{{ name args }}}}, with a known name: {', '.join(GENERATORS)}"
+            )
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -462,9 +656,16 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         name, args = match.group(1), match.group(2).split()
         if name not in GENERATORS:
             raise PluginError(f"{page.file.src_path}: unknown marker {{{{ {name} }}}}; known: {', '.join(GENERATORS)}")
+        try:
+            inspect.signature(GENERATORS[name]).bind(*args)
+        except TypeError as error:
+            raise PluginError(f"{page.file.src_path}: {match.group().strip()}: {error}") from None
         return GENERATORS[name](*args)
 
-    return MARKER.sub(replace, link_sources(markdown, source_base(config)))
+    markdown = MARKER.sub(replace, link_sources(markdown, source_base(config)))
+    if not _is_notebook(page.file.src_uri, config):  # a notebook's source is Python, which mkdocs-jupyter renders
+        check_replaced(markdown, page.file.src_path)
+    return markdown
 
 
 # ---------------------------------------------------------------- the notebooks: source and .ipynb
@@ -484,13 +685,12 @@ def ipynb_uri(src_uri: str) -> str:
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    import jupytext
-
+    """Next to each notebook page, its stored run as a ``.ipynb`` to download, outputs included."""
     for file in list(files):
         if file.src_uri.endswith(".py") and _is_notebook(file.src_uri, config):
-            notebook = jupytext.reads(Path(file.abs_src_path).read_text(), fmt="py:percent")
-            content = jupytext.writes(notebook, fmt="ipynb")
-            files.append(File.generated(config, ipynb_uri(file.src_uri), content=content))
+            stored = NOTEBOOKS / "runs" / Path(file.src_uri).with_suffix(".ipynb").name
+            if stored.is_file():  # a missing run fails the build when the page is rendered (docs/hooks/notebooks.py)
+                files.append(File.generated(config, ipynb_uri(file.src_uri), abs_src_path=str(stored)))
     return files
 
 

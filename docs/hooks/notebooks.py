@@ -1,157 +1,90 @@
-"""Execute the notebook pages side by side, a kernel per core, instead of one after another.
+"""Render each notebook page from its stored full-scale run, never from a stale one.
 
-mkdocs-jupyter executes a notebook while its page is rendered, and MkDocs
-renders one page at a time, so a cold build waits for each notebook in turn
-while the other cores idle. This hook starts every notebook that the build
-will execute (the ones mkdocs-jupyter's cache does not serve) as soon as the
-files are known, each through mkdocs-jupyter's own converter
-(``mkdocs_jupyter.convert.nb2html``) in a process of its own, ``jobs`` at a
-time, while MkDocs goes on with the other pages. The converter is wrapped:
-when the plugin asks for a page, it gets that page's result, provided the
-plugin asked with the options the hook used (read from the plugin's
-configuration); any other call is converted the plugin's own way, so the site
-never depends on this hook.
-
-Each kernel gets ``cores // jobs`` threads, so that the kernels share the
-cores instead of fighting over them. ``REFIMPL_DOCS_JOBS`` sets ``jobs``
-(default: the cores this process may use, at most the number of notebooks);
-``REFIMPL_DOCS_JOBS=1`` is mkdocs-jupyter's one-at-a-time behaviour.
+The notebooks are experiments that take minutes to run, so the site does not
+execute them: ``docs/experiments.py`` (``make experiments``) runs them once and
+stores each, outputs included, as ``docs/notebooks/runs/NAME.ipynb`` with a
+hash of the source and of the code it imported. mkdocs-jupyter still renders
+every page (``execute: false``); this hook hands it the stored notebook in place
+of ``NAME.py``, through mkdocs-jupyter's own converter
+(``mkdocs_jupyter.convert.nb2html``), after checking that the stored run is
+still the page's: a changed source, or a changed file of ``refimpl`` that the
+notebook imported, fails the build with the command that refreshes it. Each
+notebook page says, under its title, on what machine and when its run was made.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
+import html
+import re
 import sys
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
+from mkdocs.structure.pages import Page
 from mkdocs_jupyter import convert
-from mkdocs_jupyter import plugin as jupyter_plugin
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # docs/, for experiments.py
+import experiments
 
 _CONVERT = getattr(convert.nb2html, "original", convert.nb2html)  # the plugin's own, however often we wrap it
 
-# what each process runs: one notebook through mkdocs-jupyter's own converter, the HTML on stdout
-_WORKER = (
-    "import json, sys\n"
-    "from mkdocs_jupyter.convert import nb2html\n"
-    "request = json.load(sys.stdin)\n"
-    "sys.stdout.buffer.write(nb2html(request['path'], **request['options']).encode())\n"
-)
+
+def stored_notebook(nb_path: str | Path) -> Path:
+    """The stored run to render for the page ``nb_path``; a PluginError if it is missing or stale."""
+    path = Path(nb_path).resolve()
+    if path.parent != experiments.NOTEBOOKS or path.suffix != ".py":
+        return path  # not one of ours: the plugin's own way
+    reasons = experiments.stale(path.stem)
+    if reasons:
+        raise PluginError(experiments.stale_message(path.stem, reasons))
+    return experiments.stored_path(path.stem)
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def from_stored_run(nb_path: str, **options: Any) -> str:
+    """``nb2html`` on the stored run of ``nb_path``, never executing it."""
+    return _CONVERT(str(stored_notebook(nb_path)), **{**options, "execute": False})
 
 
-def _jobs(notebooks: int) -> int:
-    value = os.environ.get("REFIMPL_DOCS_JOBS", "")
-    # isdigit accepts "²", which int() refuses, and isdecimal other scripts' digits ("٣"): ASCII only
-    if value and not (value.isascii() and value.isdecimal() and int(value) >= 1):
-        raise PluginError(f"REFIMPL_DOCS_JOBS={value!r}: expected a whole number of processes, at least 1")
-    return min(int(value) if value else _cores(), max(notebooks, 1))
-
-
-#: the options mkdocs-jupyter passes to ``nb2html``, each its configuration's value of the same name
-#: (``execute`` too: this hook runs only when no notebook is exempt from execution)
-OPTIONS = (
-    "execute",
-    "kernel_name",
-    "theme",
-    "allow_errors",
-    "show_input",
-    "no_input",
-    "no_prompt",
-    "remove_tag_config",
-    "highlight_extra_classes",
-    "include_requirejs",
-    "custom_mathjax_url",
-)
-
-
-class ParallelConverter:
-    """Stands in for ``nb2html``: converts ``paths`` with ``options``, ``jobs`` at a time, from the start."""
-
-    original = _CONVERT
-
-    def __init__(self, paths: list[str], options: dict[str, Any], jobs: int) -> None:
-        self.options, self.threads = options, max(1, _cores() // jobs)
-        self.processes: set[subprocess.Popen[bytes]] = set()
-        self.lock = threading.Lock()
-        self.pool = ThreadPoolExecutor(jobs, thread_name_prefix="notebook")
-        self.results: dict[str, Future[str]] = {path: self.pool.submit(self._convert, path) for path in paths}
-
-    def __call__(self, nb_path: str, **options: Any) -> str:
-        result = self.results.pop(str(nb_path), None)
-        if result is None or options != self.options:
-            return _CONVERT(nb_path, **options)
-        return result.result()
-
-    def _convert(self, path: str) -> str:
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}  # read by torch in the kernel
-        request = json.dumps({"path": path, "options": self.options}).encode()
-        with subprocess.Popen(
-            [sys.executable, "-c", _WORKER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        ) as process:
-            with self.lock:
-                self.processes.add(process)
-            out, err = process.communicate(request)
-        with self.lock:
-            self.processes.discard(process)
-        if process.returncode != 0:
-            tail = "\n".join(err.decode(errors="replace").rstrip().splitlines()[-40:])
-            raise PluginError(f"executing the notebook {path} failed:\n{tail}")
-        return out.decode()
-
-    def close(self) -> None:
-        """Stop what still runs (a failed build) and wait for nothing."""
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        with self.lock:
-            for process in self.processes:
-                process.kill()
-
-
-def _will_execute(plugin: Any, path: str) -> bool:
-    """Whether mkdocs-jupyter executes this notebook in this build, not serves it from its cache."""
-    if not plugin.config["cache"]:
-        return True
-    key = jupyter_plugin._compute_cache_key(path, plugin.config, plugin.config["execute"])
-    return not jupyter_plugin._get_cache_path(plugin.config["cache_dir"], key).exists()
+from_stored_run.original = _CONVERT  # type: ignore[attr-defined]
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    _restore()
     plugin = config.plugins.get("mkdocs-jupyter")
-    if plugin is None or not plugin.config["execute"] or plugin.config["execute_ignore"]:
-        return files  # nothing to execute, or not every notebook the same way: the plugin's own path
-    paths = [f.abs_src_path for f in files if plugin.should_include(f) and _will_execute(plugin, f.abs_src_path)]
-    options = {name: plugin.config[name] for name in OPTIONS}
-    jobs = _jobs(len(paths))
-    if jobs > 1 and _sendable(options):
-        convert.nb2html = ParallelConverter(paths, options, jobs)
+    if plugin is not None and plugin.config["execute"]:
+        raise PluginError("mkdocs-jupyter must not execute the notebooks (execute: false): see docs/hooks/notebooks.py")
+    convert.nb2html = from_stored_run
     return files
 
 
-def _sendable(options: dict[str, Any]) -> bool:
-    try:
-        json.dumps(options)
-    except TypeError:
-        return False
-    return True
+def run_note(name: str) -> str:
+    """A line of HTML: where the stored run of ``name`` was made, when, how long it took, how to redo it."""
+    meta = experiments.provenance(name)
+    minutes = meta["wall_s"] / 60
+    took = f"{minutes:.0f} min" if minutes >= 1 else f"{meta['wall_s']:.0f} s"
+    return (
+        f'<p class="notebook-run">Outputs of a stored run: {html.escape(meta["device"])}, torch '
+        f"{html.escape(meta['torch'])}, {html.escape(meta['date'])}, {took}. Run it again with "
+        f"<code>{html.escape(meta['command'])}</code>.</p>"
+    )
+
+
+HEADING = re.compile(r"</h1>")
+
+
+def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    path = Path(page.file.abs_src_path or "")
+    if path.parent != experiments.NOTEBOOKS or path.suffix != ".py":
+        return html_
+    note = run_note(path.stem)
+    if HEADING.search(html_):  # under the title, where a reader looks first
+        return HEADING.sub(lambda m: m.group(0) + note, html_, count=1)
+    return note + html_
 
 
 def _restore() -> None:
-    if isinstance(convert.nb2html, ParallelConverter):
-        convert.nb2html.close()
     convert.nb2html = _CONVERT
 
 

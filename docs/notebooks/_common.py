@@ -1,11 +1,15 @@
-"""Helpers the notebooks share: short, seeded training on the offline digits data set, plot style.
+"""Helpers the notebooks share: seeded training on the offline digits data set, plot style, figures with alt text.
 
 Kept small on purpose: the training loop itself is ``refimpl.tools.train.fit``, tested
-in ``tests/test_train.py``.
+in ``tests/test_train.py``. The notebooks train on ``DEVICE``: a GPU when one is
+present, else the CPU.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,12 +18,13 @@ import matplotlib as mpl
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import HTML
 from torch import Tensor, nn
 
 from refimpl.tools.data import make_loaders
 from refimpl.tools.train import Recipe, fit
 
-CPU = torch.device("cpu")
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -52,6 +57,22 @@ def plot_style() -> None:
             "legend.framealpha": 0.9,
         }
     )
+
+
+def show(fig, alt: str) -> HTML:
+    """``fig`` as an SVG image with ``alt`` for its text alternative: sharp at any width, a phone's included.
+
+    Args:
+        fig: a finished matplotlib figure; closed here, so it is not drawn twice.
+        alt: what the figure shows, for a reader who cannot see it (a screen reader, a failed image).
+    """
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue().encode()).decode()
+    return HTML(f'<img class="nb-figure" src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">')
 
 
 def band(ax, x: np.ndarray, runs: np.ndarray, color: str, label: str) -> None:
@@ -94,33 +115,16 @@ class Shrunk:
 
 def digits_loaders(batch_size: int = 32, size: int = 32, seed: int = 0) -> tuple[Shrunk, Shrunk]:
     """The (train, test) loaders of digits at ``size`` x ``size`` pixels (32, 16 or 8); training batches augmented."""
-    return tuple(Shrunk(loader, 32 // size) for loader in make_loaders("digits", batch_size, CPU, seed=seed))
+    return tuple(Shrunk(loader, 32 // size) for loader in make_loaders("digits", batch_size, DEVICE, seed=seed))
 
 
-def train_on_digits(
-    model: nn.Module, epochs: int = 3, lr: float = 0.1, batch_size: int = 32, seed: int = 0, size: int = 32
-) -> History:
-    """Train ``model`` on the digits data set with refimpl's recipe, on the CPU, quietly.
-
-    The recipe (``refimpl.tools.train.Recipe``): SGD with Nesterov momentum,
-    a one-cycle learning rate that warms up over the first quarter of the
-    steps to ``lr`` and then anneals to nearly 0, weight decay 5e-4, label
-    smoothing 0.1.
-
-    Args:
-        model: a freshly initialised 10-class model.
-        epochs: passes over the 1,437 training images.
-        lr: peak learning rate of the one-cycle schedule.
-        batch_size: images per batch.
-        seed: seeds the data order and augmentation (the initial weights come
-            from the random state when the model was built: seed before that).
-        size: image side in pixels (32, 16 or 8).
-    """
+def train(model: nn.Module, data: tuple, recipe: Recipe) -> History:
+    """Train ``model`` on ``data`` (the train and test loaders) with ``recipe``, on ``DEVICE``, quietly."""
     history = History()
     rows = fit(
-        model,
-        digits_loaders(batch_size, size, seed),
-        Recipe(epochs=epochs, lr=lr, seed=seed, log_every=1),
+        model.to(DEVICE),
+        data,
+        recipe,
         out=None,
         on_step=lambda _, loss: history.step_loss.append(loss),
         progress=False,
@@ -132,9 +136,41 @@ def train_on_digits(
     return history
 
 
+def train_on_digits(
+    model: nn.Module,
+    epochs: int = 3,
+    lr: float = 0.1,
+    batch_size: int = 32,
+    seed: int = 0,
+    size: int = 32,
+    label_smoothing: float = 0.1,
+    max_steps: int | None = None,
+) -> History:
+    """Train ``model`` on the digits data set with refimpl's recipe, on ``DEVICE``, quietly.
+
+    The recipe (``refimpl.tools.train.Recipe``): SGD with Nesterov momentum,
+    a one-cycle learning rate that warms up over the first quarter of the
+    steps to ``lr`` and then anneals to nearly 0, weight decay 5e-4, label
+    smoothing 0.1 unless told otherwise.
+
+    Args:
+        model: a freshly initialised 10-class model.
+        epochs: passes over the 1,437 training images.
+        lr: peak learning rate of the one-cycle schedule.
+        batch_size: images per batch.
+        seed: seeds the data order and augmentation (the initial weights come
+            from the random state when the model was built: seed before that).
+        size: image side in pixels (32, 16 or 8).
+        label_smoothing: of the loss; 0 lets the training loss go to 0.
+        max_steps: at most this many batches an epoch (a smoke run); ``None``: all.
+    """
+    recipe = Recipe(epochs=epochs, lr=lr, seed=seed, log_every=1, label_smoothing=label_smoothing, max_steps=max_steps)
+    return train(model, digits_loaders(batch_size, size, seed), recipe)
+
+
 def digits_test_images(size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
     """All 360 test images of digits, as ``train_on_digits`` feeds them: (N, 3, size, size) floats, (N,) labels."""
     from refimpl.tools.data import DeviceLoader, load_dataset, to_tensors
 
     images, labels = to_tensors(load_dataset("digits", train=False))
-    return next(iter(Shrunk(DeviceLoader(images, labels, batch_size=len(labels)), 32 // size)))
+    return next(iter(Shrunk(DeviceLoader(images, labels, batch_size=len(labels), device=DEVICE), 32 // size)))

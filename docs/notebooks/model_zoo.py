@@ -12,29 +12,34 @@
 # # The model zoo
 #
 # Every registered model's torchinfo summary (click a name to unfold it), then
-# a smoke run of the training command on the offline `digits` data set, on the
-# build machine's CPU. The table of the models with their checkpoints and
+# the training command of the [code practice](../../practice/#7-a-measured-run)
+# on the offline `digits` data set, on the CPU. The table of the models with their checkpoints and
 # published accuracy, what `python -m refimpl list` prints, is on the
 # [home page](../../#the-model-zoo). The models are built on PyTorch's `meta`
 # device: shapes, parameters and multiply-accumulates without any arithmetic,
 # so all of them take a few seconds.
+
+# %% tags=["parameters"]
+SCALE = "full"  # "smoke": one epoch of two batches: how the test suite checks that the page runs
 
 # %%
 import contextlib
 import html
 import io
 import json
+import shlex
 import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from _common import plot_style, seed_everything
+from _common import plot_style, seed_everything, show
 from IPython.display import HTML, Markdown, display
 
 from refimpl import get_spec, list_models
+from refimpl.tools.cli import main
 from refimpl.tools.inspection import count_parameters, summary
-from refimpl.tools.train import METRICS, TrainConfig, train
+from refimpl.tools.train import METRICS
 
 plot_style()
 
@@ -60,22 +65,27 @@ print(f"{len(rows)} models")
 # the site's GMAC tables (counted with PyTorch's `FlopCounterMode`, convolutions
 # and matrix products only) leave out, so its totals are slightly higher.
 #
-# ## A smoke run on digits
+# ## A run on digits
 #
-# `refimpl.tools.train.train` with the recipe of `python -m refimpl train`:
-# ResNet-20, 3 epochs of at most 15 batches of 32 images, on the CPU, into a
-# temporary folder; the curves are read back from its `metrics.jsonl`. What
-# the command prints follows, less the line that names the folder.
+# The command of the [code practice](../../practice/#7-a-measured-run), run as
+# it is (through `refimpl.tools.cli.main`, what `python -m refimpl` calls),
+# except that `--out` is a temporary folder; the curves are read back from its
+# `metrics.jsonl`. What the command prints follows, less the lines that name
+# the folder.
 
 # %%
+COMMAND = "python -m refimpl train --model resnet20 --dataset digits --epochs 8 --device cpu --out runs/digits"
+argv = shlex.split(COMMAND)[3:]  # what follows "python -m refimpl"
+if SCALE == "smoke":
+    argv += ["--epochs", "1", "--max-steps", "2"]
 seed_everything(0)
-with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()) as log:
-    config = TrainConfig(
-        model="resnet20", dataset="digits", epochs=3, batch_size=32, max_steps=15, device="cpu", out=out
-    )
-    train(config)
+with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()) as log:
+    out = str(Path(tmp) / "digits")
+    status = main([*argv, "--out", out])
     metrics = [json.loads(line) for line in (Path(out) / METRICS).read_text().splitlines()]
-print("\n".join(line for line in log.getvalue().splitlines() if out not in line).strip())
+assert status == 0, f"the command exited with {status}"
+print("$ " + COMMAND)
+print("\n".join(line for line in log.getvalue().splitlines() if tmp not in line).strip())
 
 epochs = [m["epoch"] for m in metrics]
 fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6, 5.6), sharex=True)
@@ -90,15 +100,18 @@ ax_acc.set_xticks(epochs)
 ax_acc.set_ylim(0, 100)
 ax_loss.legend(loc="upper right")
 ax_acc.legend(loc="lower right")
-fig.suptitle(f"ResNet-20 smoke run on digits, device: {metrics[-1]['device']}")
+fig.suptitle(f"ResNet-20 on digits, device: {metrics[-1]['device']}")
 fig.tight_layout()
-plt.show()
+last = metrics[-1]
+show(
+    fig,
+    f"Two line plots over {len(metrics)} epochs of ResNet-20 on digits: training and test loss above, training "
+    f"and test accuracy below, ending at {last['test_acc']:.1%} test accuracy.",
+)
 
 # %% tags=["remove_input"]
-last = metrics[-1]
 Markdown(
-    f"This smoke run ended at {last['test_acc']:.1%} test accuracy after {len(metrics)} short epochs of "
-    f"{config.max_steps} batches ({last['images_per_s']:.0f} images/s on the build machine's `{last['device']}`). "
-    "It checks that the command runs, not how well ResNet-20 learns: the [skip connections page](../skip_connections/) "
-    "trains it properly. Measured times and memory, each with its machine, are on the [Results](../../results/) page."
+    f"The run ended at {last['test_acc']:.1%} test accuracy after {len(metrics)} epochs "
+    f"({last['images_per_s']:.0f} images/s on `{last['device']}`, the machine named at the top of this page). "
+    "Measured times and memory, each with its machine, are on the [Results](../../results/) page."
 )

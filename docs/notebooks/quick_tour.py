@@ -11,11 +11,11 @@
 # %% [markdown]
 # # A quick tour
 #
-# This page is a notebook executed while the site is built: every output
-# below was produced by the code above it, on the build machine's CPU.
+# This page is a notebook: every output below was produced by the code above
+# it (the machine and the date are at the top of the page).
 #
-# A residual block computes $y = \mathcal{F}(x) + x$. Build one network of
-# each kind by name and check what it does to a batch of images.
+# Build one network of each kind by name (a ResNet, a pre-activation ResNet, a
+# DenseNet, an SE-ResNet) and check what it does to a batch of images.
 
 # %%
 import torch
@@ -27,14 +27,17 @@ torch.manual_seed(0)
 print(list_models())
 
 # %% [markdown]
-# ResNet-50 with random weights: 1,000 logits for each image. The same call
-# with `weights="IMAGENET1K_V2"` loads torchvision's checkpoint unchanged.
+# One network of each kind, with random weights, on two 224x224 images: each
+# gives 1,000 logits an image. The same call with `weights="DEFAULT"` loads the
+# published checkpoint unchanged (torchvision's for the ResNet and the DenseNet,
+# timm's for the other two).
 
 # %%
-model = create_model("resnet50").eval()
-with torch.no_grad():
-    logits = model(torch.randn(2, 3, 224, 224))
-print(f"{count_parameters(model):,} parameters; output shape {tuple(logits.shape)}")
+for name in ("resnet50", "preact_resnet50", "densenet121", "se_resnet50"):
+    model = create_model(name).eval()
+    with torch.no_grad():
+        logits = model(torch.randn(2, 3, 224, 224))
+    print(f"{name:16} {count_parameters(model):>11,} parameters, output {tuple(logits.shape)}")
 
 # %% [markdown]
 # The paper's CIFAR-10 ResNet-20 keeps its shortcuts free of parameters, so

@@ -23,27 +23,34 @@
 # initialisation, for the paper's CIFAR ResNets of 20, 56 and 110 layers, their
 # plain twins (the same networks with `PlainBlock`, i.e. without the additions)
 # and their [pre-activation](../../preact_resnet/) twins; then the training of
-# plain and residual networks of 20 and 56 layers on the offline `digits` data
-# set (1,437 training images of 8x8 pixels, fed at that size), three seeds
-# each. Everything runs on the build machine's CPU with fixed seeds.
+# plain and residual networks of 20 and 56 layers, three seeds each, to the end
+# of a one-cycle schedule. Everything runs with fixed seeds; the outputs below are a
+# stored run (its machine and date are at the top of the page).
+
+# %% tags=["parameters"]
+SCALE = "full"  # "smoke": one epoch of two batches, one seed: how the test suite checks that the page runs
+DATA_ROOT = None  # a folder with CIFAR-10 (torchvision's cifar-10-batches-py): train on it instead of the digits
+EPOCHS = 20  # passes over the training images
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch.nn.functional as F
-from _common import band, digits_loaders, plot_style, seed_everything, train_on_digits
+from _common import DEVICE, band, digits_loaders, plot_style, seed_everything, show, train
 from IPython.display import Markdown
 from torch import nn
 
 from refimpl.preact_resnet import PreActBasicBlock, PreActCifarResNet
 from refimpl.resnet import BasicBlock, CifarResNet, PadShortcut, PlainBlock
+from refimpl.tools.data import make_loaders
+from refimpl.tools.train import Recipe
 
 plot_style()
 
 # %% [markdown]
 # ## Gradients at initialisation
 #
-# One batch of 64 digits, one forward and backward pass in training mode (BN
+# One batch of 64 digits (16x16 pixels, as trained below), one forward and backward pass in training mode (BN
 # uses the batch's statistics, as in training), and the norm of the gradient
 # of every weighted layer's weight, from the first convolution (layer 1) to
 # the classifier (layer 6n + 2). The three kinds of network have the same
@@ -70,8 +77,9 @@ NETWORKS = {
     "plain": lambda depth: CifarResNet(depth, block=PlainBlock),
 }
 COLORS = {"ResNet": "tab:blue", "pre-activation": "tab:green", "plain": "tab:orange"}
-train_loader, _ = digits_loaders(batch_size=64, size=8, seed=0)
-images, labels = next(iter(train_loader))  # (64, 3, 8, 8), (64,)
+train_loader, _ = digits_loaders(batch_size=64, size=16, seed=0)
+images, labels = next(iter(train_loader))  # (64, 3, 16, 16), (64,)
+images, labels = images.cpu(), labels.cpu()  # the gradients are measured on the CPU, the same on every machine
 
 
 def gradients(model: nn.Module) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,7 +123,13 @@ axes[0].legend(loc="upper right", ncol=3, fontsize=9)
 axes[-1].set_xlabel("layer (1 = first convolution, last = classifier)")
 fig.suptitle("Gradient norm per layer at initialisation (log scale)")
 fig.tight_layout()
-plt.show()
+show(
+    fig,
+    f"Three log-scale line plots, one per depth ({', '.join(map(str, DEPTHS))} layers), of each layer's weight "
+    f"gradient norm at initialisation for ResNet, pre-activation ResNet and plain networks. The plain network's "
+    f"gradient grows towards the input, by {weight_grad['plain', 110][0] / np.median(weight_grad['plain', 110]):,.0f} "
+    f"times the median layer's at 110 layers; the residual networks' stay within a narrower band.",
+)
 
 # %% [markdown]
 # The ratio of the first convolution's gradient norm to the median over the
@@ -124,7 +138,7 @@ plt.show()
 
 # %% tags=["remove_input"]
 ratio = {key: g[0] / np.median(g) for key, g in weight_grad.items()}
-spread = {key: g.max() / g.min() for key, g in weight_grad.items()}
+spread_grad = {key: g.max() / g.min() for key, g in weight_grad.items()}
 Markdown(
     "| depth | "
     + " | ".join(f"{kind}: first layer / median" for kind in NETWORKS)
@@ -167,74 +181,96 @@ Markdown(
 # %% [markdown]
 # ## Training plain and residual networks
 #
-# The recipe of `refimpl.tools.train.fit` for all four networks (SGD with
-# Nesterov momentum, a one-cycle learning rate that warms up over the first
-# quarter of the steps to a peak of 0.05 and then anneals to nearly 0, weight
-# decay 5e-4, label smoothing 0.1, batches of 32), three epochs, three seeds.
-# A seed fixes the initial weights, the order of the batches and the
-# augmentation, the same for a plain network and its ResNet twin. The loss is
-# the training objective of each step; with label smoothing it cannot reach
-# zero. Lines are the median of the three seeds, bands their range.
+# The paper's figure 6 trains plain and residual networks of 20 to 110 layers
+# on CIFAR-10: the deeper *plain* network ends with the higher training error
+# (degradation, left), while the deeper *ResNet* ends with the lower one
+# (middle). Here the same four networks train on `digits`, scikit-learn's
+# 1,797 handwritten digits (1,437 for training, 360 for testing), a data set
+# that ships with the library, so it needs no download. Its images are 8x8
+# grey pixels; they are fed at 16x16 (each pixel repeated), with the random
+# crop of CIFAR-10's augmentation (2 pixels of padding at this size, no flip).
+# Three differences from CIFAR-10 matter for what follows: a twentieth of the
+# training images, ten simple shapes instead of ten kinds of object, and an
+# image a quarter of the size, so a network of 20 layers already has more
+# capacity than the task needs. With `DATA_ROOT` set, the same cell trains on
+# CIFAR-10 at 32x32 instead.
+#
+# The recipe is `refimpl.tools.train.fit`'s: SGD with Nesterov momentum, a
+# one-cycle learning rate that warms up over the first quarter of the steps to
+# a peak of 0.1 and anneals to nearly 0, weight decay 5e-4, batches of 64, and
+# no label smoothing, so that the training loss can reach 0. A seed fixes the
+# initial weights, the order of the batches and the augmentation, the same for
+# a plain network and its ResNet twin. The training error is measured on the
+# augmented batches during each epoch, as the paper's is.
 
 # %%
-EPOCHS, SEEDS, LR = 3, (0, 1, 2), 0.05
-TRAINED = {"plain-20": (20, PlainBlock), "ResNet-20": (20, BasicBlock), "plain-56": (56, PlainBlock)}
+SEEDS, MAX_STEPS = (0, 1, 2), None
+if SCALE == "smoke":
+    EPOCHS, SEEDS, MAX_STEPS = 1, (0,), 2
+TRAINED = {"plain-20": (20, PlainBlock), "plain-56": (56, PlainBlock), "ResNet-20": (20, BasicBlock)}
 TRAINED["ResNet-56"] = (56, BasicBlock)
-runs = {}
+runs = {}  # (name, seed) -> the metrics of every epoch
 for name, (depth, block) in TRAINED.items():
     for seed in SEEDS:
         seed_everything(seed)
-        runs[name, seed] = train_on_digits(CifarResNet(depth, block=block), EPOCHS, LR, 32, seed, size=8)
+        model = CifarResNet(depth, block=block)
+        if DATA_ROOT is None:  # digits at 16x16
+            data = digits_loaders(batch_size=64, size=16, seed=seed)
+        else:  # CIFAR-10 at 32x32
+            data = make_loaders("cifar10", 128, DEVICE, root=DATA_ROOT, seed=seed)
+        recipe = Recipe(epochs=EPOCHS, lr=0.1, seed=seed, label_smoothing=0, max_steps=MAX_STEPS, log_every=1)
+        runs[name, seed] = train(model, data, recipe)
 
 # %%
-STYLE = {"plain-20": "tab:orange", "ResNet-20": "tab:blue", "plain-56": "tab:red", "ResNet-56": "tab:purple"}
-fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6, 6.4))
+STYLE = {"plain-20": "tab:orange", "plain-56": "tab:red", "ResNet-20": "tab:blue", "ResNet-56": "tab:purple"}
+epochs = np.arange(1, EPOCHS + 1)
+train_error = {n: 100 * (1 - np.array([runs[n, s].train_accuracy for s in SEEDS])) for n in TRAINED}  # (seeds, epochs)
+test_error = {n: 100 * (1 - np.array([runs[n, s].test_accuracy for s in SEEDS])) for n in TRAINED}
+fig, (ax_train, ax_test) = plt.subplots(2, 1, figsize=(6, 6.4), sharex=True)
 for name, color in STYLE.items():
-    losses = np.array([runs[name, s].step_loss for s in SEEDS])  # (seeds, steps)
-    steps_per_epoch = losses.shape[1] // EPOCHS
-    window = 11  # running mean over 11 steps, to see the trend through the batch-to-batch noise
-    smooth = np.array([np.convolve(run, np.ones(window) / window, mode="valid") for run in losses])
-    band(ax_loss, np.arange(smooth.shape[1]) + window // 2 + 1, smooth, color, name)
-    accuracy = 100 * np.array([runs[name, s].test_accuracy for s in SEEDS])
-    band(ax_acc, np.arange(1, EPOCHS + 1), accuracy, color, name)
-ax_loss.set_xlabel(f"training step ({steps_per_epoch} per epoch)")
-ax_loss.set_ylabel("training loss")
-ax_loss.set_title("Training loss (running mean of 11 steps)")
-ax_loss.legend(loc="upper right", ncol=2)
-ax_acc.set_xlabel("epoch")
-ax_acc.set_xticks(range(1, EPOCHS + 1))
-ax_acc.set_ylabel("test accuracy (%)")
-ax_acc.set_ylim(0, 100)
-ax_acc.set_title("Test accuracy after each epoch (360 images)")
-ax_acc.legend(loc="lower right", ncol=2)
+    band(ax_train, epochs, train_error[name], color, name)
+    band(ax_test, epochs, test_error[name], color, name)
+ax_train.set_ylabel("training error (%)")
+ax_train.set_title("Training error, on the augmented batches of each epoch")
+ax_test.set_ylabel("test error (%)")
+ax_test.set_title("Test error after each epoch")
+ax_test.set_xlabel("epoch")
+for ax in (ax_train, ax_test):
+    ax.set_ylim(0, 100)
+    ax.legend(loc="upper right", ncol=2)
 fig.tight_layout()
-plt.show()
+final = {n: train_error[n][:, -1] for n in TRAINED}  # (seeds,): the last epoch's training error
+show(
+    fig,
+    "Two line plots over the epochs, training error above and test error below, for plain-20, plain-56, "
+    "ResNet-20 and ResNet-56 (median of the seeds, their range shaded). Last-epoch training error, median: "
+    + ", ".join(f"{n} {np.median(final[n]):.1f}%" for n in TRAINED)
+    + ".",
+)
 
 # %% [markdown]
+# Lines are the median of the seeds, bands their range (minimum to maximum).
+#
 # ## What this run shows
 
 # %% tags=["remove_input"]
-last_epoch = slice(-len(runs["ResNet-56", 0].step_loss) // EPOCHS, None)
-final_loss = {name: np.array([np.mean(runs[name, s].step_loss[last_epoch]) for s in SEEDS]) for name in TRAINED}
-final_acc = {name: np.array([runs[name, s].test_accuracy[-1] for s in SEEDS]) for name in TRAINED}
+final_loss = {n: np.array([runs[n, s].train_loss[-1] for s in SEEDS]) for n in TRAINED}  # last epoch's mean
+final_test = {n: test_error[n][:, -1] for n in TRAINED}
 
 
-def compare(a: str, b: str) -> str:
-    """How network ``a``'s last-epoch training loss compares with ``b``'s over the seeds, in words."""
-    la, lb = final_loss[a], final_loss[b]
-    if la.max() < lb.min():
-        return f"**{a} reaches a lower training loss than {b} in every seed**"
-    if lb.max() < la.min():
-        return f"**{b} reaches a lower training loss than {a} in every seed**"
-    return f"**no clear difference between {a} and {b}** at this budget (their seeds' ranges overlap)"
+def compare(values: dict[str, np.ndarray], a: str, b: str, what: str) -> str:
+    """Whether ``a`` ends below ``b`` in ``values`` in every seed, above in every seed, or neither, in words."""
+    va, vb = values[a], values[b]
+    if va.max() < vb.min():
+        return f"{a} ends with the lower {what} in every seed"
+    if vb.max() < va.min():
+        return f"{b} ends with the lower {what} in every seed"
+    return f"no clear difference in {what} between {a} and {b} (their seeds' ranges overlap)"
 
 
-def loss_range(name: str) -> str:
-    return f"{final_loss[name].min():.2f} to {final_loss[name].max():.2f}"
-
-
-def acc_range(name: str) -> str:
-    return f"{final_acc[name].min():.1%} to {final_acc[name].max():.1%}"
+def spread(values: np.ndarray, unit: str = "%", digits: int = 1) -> str:
+    """The median of the seeds and their range, e.g. "48.2% (45.0-51.3%)"."""
+    return f"{np.median(values):.{digits}f}{unit} ({values.min():.{digits}f}-{values.max():.{digits}f}{unit})"
 
 
 res_110, pre_110, plain_110 = (ratio[k, 110] for k in NETWORKS)
@@ -242,6 +278,48 @@ shrinks = {kind: int(sum((kept[kind, d] < 1).sum() for d in DEPTHS)) for kind in
 blocks_checked = sum(len(kept["ResNet", d]) for d in DEPTHS)
 pre_min = min(kept["pre-activation", d].min() for d in DEPTHS)
 any_vanish = any(ratio["plain", d] < 0.1 for d in DEPTHS)
+degraded = final["plain-56"].min() > final["plain-20"].max()
+plain_trains = np.median(final["plain-56"]) < 80  # well below chance's 90% error: it learnt something
+deeper_res_lower = final_loss["ResNet-56"].max() < final_loss["ResNet-20"].min()
+data_name = "digits at 16x16" if DATA_ROOT is None else "CIFAR-10"
+
+
+def degradation() -> str:
+    if degraded and plain_trains:
+        capacity = (
+            " plain-20 fits the training images almost all, and plain-56 can compute all plain-20 can (let its "
+            "extra layers pass their input through), so the gap is a difficulty of optimisation, not of capacity."
+            if np.median(final["plain-20"]) < 1
+            else ""
+        )
+        return (
+            "plain-56 trains, but ends with a higher training error than plain-20 in every seed: the degradation "
+            "of the paper's figure 6 (left)." + capacity
+        )
+    if degraded:
+        return "plain-56 barely leaves chance, far above plain-20's error: more than the paper's degradation."
+    return "plain-56 does not end above plain-20 in every seed: this run does not show the paper's degradation."
+
+
+def deeper_resnet() -> str:
+    if deeper_res_lower:
+        return "ResNet-56 ends with the lower training loss in every seed, as in the paper's figure 6 (middle)."
+    return (
+        "ResNet-56 does **not** end below ResNet-20, unlike the paper's figure 6 (middle): "
+        + compare(final_loss, "ResNet-56", "ResNet-20", "training loss")
+        + (
+            ". Both fit the training images almost all (under 1% error), so the extra depth has nothing left to "
+            "improve on this task; the paper's gap needs a task on which more capacity still lowers the training "
+            "error, such as CIFAR-10 (set `DATA_ROOT`)."
+            if max(np.median(final["ResNet-20"]), np.median(final["ResNet-56"])) < 1
+            else "."
+        )
+        if DATA_ROOT is None
+        else "ResNet-56 does **not** end below ResNet-20 at this length of training, unlike the paper's figure 6 "
+        "(middle), which trains for 64,000 iterations."
+    )
+
+
 Markdown(
     f"""
 - **Gradients at initialisation.** The first layer's gradient is {plain_110:,.0f} times the
@@ -254,9 +332,9 @@ Markdown(
         "the lecture notes' 'vanishing gradients' describes networks without BN."
     }
   Without skip connections they *grow* towards the input, and geometrically with depth (plain-110
-  spans a factor of {spread["plain", 110]:.1e} between its largest and smallest layer gradient,
-  ResNet-110 a factor of {spread["ResNet", 110]:.0f}, the pre-activation ResNet-110 {
-        spread["pre-activation", 110]:.0f}):
+  spans a factor of {spread_grad["plain", 110]:.1e} between its largest and smallest layer gradient,
+  ResNet-110 a factor of {spread_grad["ResNet", 110]:.0f}, the pre-activation ResNet-110 {
+        spread_grad["pre-activation", 110]:.0f}):
   the gradient explosion that batch normalisation causes in deep plain networks at
   initialisation (Yang et al. 2019, arXiv:1902.08129), an ill-conditioned start, not a vanished signal.
 - **The identity path.** Over the {blocks_checked} shape-keeping blocks of the three depths,
@@ -273,19 +351,13 @@ Markdown(
     } blocks of the 110-layer network (the
   residual terms add up, block after block), against {through["ResNet", 110]:,.0f} times in ResNet-110
   and {through["plain", 110]:.1e} in plain-110, where each block multiplies instead of adds.
-- **Training** ({EPOCHS} epochs, seeds {", ".join(map(str, SEEDS))}; training loss over the last
-  epoch, test accuracy at the end). ResNet-56: loss {loss_range("ResNet-56")}, test accuracy
-  {acc_range("ResNet-56")}. Plain-56: loss {loss_range("plain-56")}, accuracy {acc_range("plain-56")}.
-  ResNet-20: loss {loss_range("ResNet-20")}, accuracy {acc_range("ResNet-20")}. Plain-20: loss
-  {loss_range("plain-20")}, accuracy {acc_range("plain-20")}.
-  - Skip connections at 56 layers: {compare("ResNet-56", "plain-56")}.
-  - Degradation, the paper's figure 6 (left): {compare("plain-20", "plain-56")}.
-  - The deeper ResNet (figure 6, right): {compare("ResNet-56", "ResNet-20")}.
-
-  The plain network and its ResNet twin have the same layers and parameters and saw the same
-  batches from the same initial weights, so a gap between them is the optimisation difficulty the
-  paper calls degradation, not a lack of capacity. The paper trains for 64,000 iterations on
-  CIFAR-10; this is {len(runs["ResNet-56", 0].step_loss)} steps on digits, so it
-  shows the early phase only: what trains *quickly*, not where each network would end.
+- **Training** on {data_name}, {EPOCHS} epochs, {len(SEEDS)} seeds; the last epoch's training error,
+  median (range): {"; ".join(f"{n} {spread(final[n])}" for n in TRAINED)}. Test error:
+  {"; ".join(f"{n} {spread(final_test[n])}" for n in TRAINED)}.
+  - **Degradation.** {degradation()}
+  - **Skip connections at 56 layers:** {compare(final, "ResNet-56", "plain-56", "training error")}.
+    The two have the same layers and parameters and saw the same batches from the same initial
+    weights; only the additions differ.
+  - **The deeper ResNet.** {deeper_resnet()}
 """
 )

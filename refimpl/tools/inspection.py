@@ -217,9 +217,10 @@ ZOO_NOTE = (
 def model_zoo_table(rows: Iterable[ZooRow], markdown: bool = False) -> str:
     """The model-zoo table with its note: what ``python -m refimpl list`` prints and the site shows.
 
-    One row per model: name, label, parameters, GMACs, input size, what it is
-    verified against (``"(params only)"`` where only the counts are compared),
-    its published checkpoints, and torchvision's top-1 where published.
+    One row per model: name, torchvision's top-1 where published (next to the
+    name, so that a phone shows it without scrolling sideways), label,
+    parameters, GMACs, input size, what it is verified against (``"(params
+    only)"`` where only the counts are compared) and its published checkpoints.
 
     Args:
         rows: from ``zoo_rows``.
@@ -232,8 +233,8 @@ def model_zoo_table(rows: Iterable[ZooRow], markdown: bool = False) -> str:
         cost = [f"{row.params:,}", f"{row.gmacs:.3f}", f"{size}x{size}"]
         reference = str(ref) + ("" if ref.compare_outputs else " (params only)")
         top1 = [f"{row.top1[k]:.2f}" if k in row.top1 else "" for k in TOP1_COLUMNS]
-        cells.append([name, spec.label, *cost, reference, ", ".join(row.weights), *top1])
-    header = ["model", "architecture", "parameters", "GMACs", "input", "verified against", "weights"]
-    header += [f"top-1 {k.rpartition('_')[2]}" for k in TOP1_COLUMNS]
+        cells.append([name, *top1, spec.label, *cost, reference, ", ".join(row.weights)])
+    header = ["model", *(f"top-1 {k.rpartition('_')[2]}" for k in TOP1_COLUMNS)]
+    header += ["architecture", "parameters", "GMACs", "input", "verified against", "weights"]
     note = ZOO_NOTE if markdown else textwrap.fill(ZOO_NOTE, width=100)
-    return format_table(header, cells, "llrrlllrr", markdown) + "\n\n" + note
+    return format_table(header, cells, "lrrlrrlll", markdown) + "\n\n" + note
