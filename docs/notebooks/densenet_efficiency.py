@@ -287,7 +287,7 @@ Markdown(
         if movement.max() < 0.5
         else ". "
     )
-    + "What training changed is clearer. "
+    + "The change training made shows what it learned. "
     + (
         "The transitions changed their weights on every layer of their block (the least-changed source gets "
         f"{rng(transition_spread.min(1))} of the most-changed), so the features of early layers do reach the next "
