@@ -219,11 +219,10 @@ def reuse_change(seed: int, block: int) -> np.ndarray:
 
 maps = {seed: [reuse_map(models[seed], b) for b in (1, 2, 3)] for seed in SEEDS}  # the paper's measure
 changes = {seed: [reuse_change(seed, b) for b in (1, 2, 3)] for seed in SEEDS}  # what training changed
-TITLES = {
-    "change": "Mean |weight change| in training, per reader and source (seed 0)",
-    "weights": "Mean |weight| after training, the paper's figure 5 measure (seed 0)",
-}
-for kind, heats in (("change", changes[SEEDS[0]]), ("weights", maps[SEEDS[0]])):
+
+
+def draw(heats: list[np.ndarray], title: str) -> plt.Figure:
+    """One heat map per block, each row scaled by its largest cell."""
     fig, axes = plt.subplots(1, 3, figsize=(6.4, 3.0))
     for b, (ax, heat) in enumerate(zip(axes, heats, strict=True), start=1):
         shown = heat / np.nanmax(heat, axis=1, keepdims=True)  # each row relative to its strongest source
@@ -236,13 +235,21 @@ for kind, heats in (("change", changes[SEEDS[0]]), ("weights", maps[SEEDS[0]])):
         ax.set_title(f"block {b}", fontsize=10)
     axes[0].set_ylabel("reader")
     fig.colorbar(image, ax=axes, fraction=0.03, pad=0.03, label="share of the row's largest")
-    fig.suptitle(TITLES[kind], fontsize=10)
-    show(
-        fig,
-        f"{TITLES[kind]}: three heat maps, one per dense block; rows are the reading layers (the block's four "
-        "layers, then the transition or the classifier), columns the sources (the block input, then layers 1 to "
-        "4); brighter cells carry more, relative to the row's largest.",
-    )
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+HOW = (
+    ": three heat maps, one per dense block; rows are the reading layers (the block's four layers, then the "
+    "transition or the classifier), columns the sources (the block input, then layers 1 to 4); brighter cells "
+    "carry more, relative to the row's largest."
+)
+title = "Mean |weight change| in training, per reader and source (seed 0)"
+show(draw(changes[SEEDS[0]], title), title + HOW)
+
+# %%
+title = "Mean |weight| after training, the paper's figure 5 measure (seed 0)"
+show(draw(maps[SEEDS[0]], title), title + HOW)
 
 # %% tags=["remove_input"]
 MARGIN = 0.1  # a ratio within 10% of 1 is no preference
