@@ -42,7 +42,6 @@ SCALE = "full"  # "smoke": one epoch of two batches, one seed: how the test suit
 EPOCHS = 30  # passes over the training images
 
 # %%
-import copy
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -85,25 +84,28 @@ def blocks(model: CifarResNet) -> list[tuple[str, nn.Module]]:
     return [(f"{name}.{i}", b) for name in ("layer1", "layer2", "layer3") for i, b in enumerate(getattr(model, name))]
 
 
-def without_block(model: CifarResNet, index: int) -> CifarResNet:
-    """A copy of ``model`` whose ``index``-th block is replaced by its shortcut."""
-    pruned = copy.deepcopy(model)
-    name, block = blocks(pruned)[index]
+def accuracy_without(model: CifarResNet, index: int | None = None) -> float:
+    """Test accuracy of ``model`` with its ``index``-th block replaced by its shortcut (``None``: intact).
+
+    The block is swapped out in place and put back afterwards, so nothing is copied.
+    """
+    if index is None:
+        return evaluate(model, test_loader, len(test_loader))[1]
+    name, block = blocks(model)[index]
     stage, i = name.split(".")
-    getattr(pruned, stage)[int(i)] = block.downsample if block.downsample is not None else nn.Identity()
-    return pruned
-
-
-def accuracy(model: nn.Module) -> float:
-    return evaluate(model, test_loader, len(test_loader))[1]
+    layer = getattr(model, stage)
+    layer[int(i)] = block.downsample if block.downsample is not None else nn.Identity()
+    try:
+        return evaluate(model, test_loader, len(test_loader))[1]
+    finally:
+        layer[int(i)] = block
 
 
 names = {n: [b for b, _ in blocks(trained[n, SEEDS[0]])] for n in NETWORKS}
 reshaping = {n: np.array([b.downsample is not None for _, b in blocks(trained[n, SEEDS[0]])]) for n in NETWORKS}
-full = {n: np.array([accuracy(trained[n, s]) for s in SEEDS]) for n in NETWORKS}  # (seeds,)
+full = {n: np.array([accuracy_without(trained[n, s]) for s in SEEDS]) for n in NETWORKS}  # (seeds,)
 deleted = {  # (seeds, blocks)
-    n: np.array([[accuracy(without_block(trained[n, s], i)) for i in range(len(names[n]))] for s in SEEDS])
-    for n in NETWORKS
+    n: np.array([[accuracy_without(trained[n, s], i) for i in range(len(names[n]))] for s in SEEDS]) for n in NETWORKS
 }
 drop = {n: 100 * (full[n][:, None] - deleted[n]) for n in NETWORKS}  # (seeds, blocks), points of accuracy
 
