@@ -705,7 +705,7 @@ def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) 
     links = (
         f'<p class="notebook-links">Source: <a href="{html.escape(source)}"><code>docs/{html.escape(src)}</code></a>'
         f' · Download: <a href="{html.escape(notebook)}" download><code>{html.escape(Path(notebook).name)}</code></a>'
-        f" (not executed; it imports <code>refimpl</code>{needs}: run it in <code>docs/notebooks/</code>"
+        f" (the stored run, outputs included; to run it again it imports <code>refimpl</code>{needs}: run it in <code>docs/notebooks/</code>"
         " of a clone, after <code>pip install -e .</code>)</p>"
     )
     head = re.search(r"</h1>", html_)
