@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -104,15 +105,41 @@ def server(site: Path) -> Iterator[str]:
     httpd.shutdown()
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
-def test_every_page_in_a_real_browser(site: Path, server: str) -> None:
-    """Each page loads with no JavaScript error, no request to another host, and typeset math."""
+@dataclass
+class Visit:
+    """What one page did in Chromium at a phone's width (390 px)."""
+
+    ok: bool
+    errors: list[str]  # JavaScript errors and console errors
+    foreign: list[str]  # requests to another host
+    math: list[float] | None  # widths of the typeset formulas; None: a page without math
+    math_errors: int
+    overflowing: list[str]  # elements that stick out of the screen
+    plots: list[list[float]]  # (figure width, column width) of each notebook figure
+
+
+@pytest.fixture(scope="module")
+def browser_visits(site: Path, server: str) -> dict[str, Visit]:
+    """Every page loaded once in Chromium at 390 px, recorded for the tests below; two pages at 1366 px too.
+
+    One visit a page serves both the load checks and the layout checks, which
+    once loaded every page twice.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
+    fits = """(text) => {
+        const table = Array.from(document.querySelectorAll('.md-content table')).find(t => t.textContent.includes(text));
+        if (table === undefined) return false;
+        const wrap = table.closest('.md-typeset__scrollwrap') || table.parentElement;  // what would scroll
+        return wrap.scrollWidth <= wrap.clientWidth + 1 && table.scrollWidth <= table.clientWidth + 1;
+    }"""
     args = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    visits: dict[str, Visit] = {}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 390, "height": 844})
         errors: list[str] = []
         foreign: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -121,18 +148,44 @@ def test_every_page_in_a_real_browser(site: Path, server: str) -> None:
         for path in _pages(site):
             rel = path.parent.relative_to(site).as_posix()
             url = f"{server}/{rel}/" if rel != "." else f"{server}/"
+            errors.clear()
+            foreign.clear()
             response = page.goto(url, wait_until="networkidle")
-            assert response is not None and response.ok, url
+            math, math_errors = None, 0
             if _expects_math(path.read_text()):
                 page.wait_for_selector("mjx-container", timeout=15_000)
-                assert page.locator("mjx-merror").count() == 0, f"{url}: MathJax could not typeset"
-                widths = page.evaluate(
+                math_errors = page.locator("mjx-merror").count()
+                math = page.evaluate(
                     "() => Array.from(document.querySelectorAll('mjx-container'), c => c.getBoundingClientRect().width)"
                 )
-                assert min(widths) > 0, f"{url}: typeset math is invisible (its fonts or styles did not load)"
-            assert not errors, f"{url}: {errors}"
-            assert not foreign, f"{url} requested {foreign}"
+            plots = page.evaluate(
+                """() => Array.from(document.querySelectorAll('.jupyter-wrapper img'), i =>
+                    [i.getBoundingClientRect().width, i.closest('.jupyter-wrapper').getBoundingClientRect().width])"""
+            )
+            ok = response is not None and response.ok
+            visits[rel] = Visit(ok, list(errors), list(foreign), math, math_errors, page.evaluate(OVERFLOWING), plots)
+        wide = browser.new_page(viewport={"width": 1366, "height": 768})
+        wide.goto(f"{server}/", wait_until="load")
+        visits["wide: the model zoo table"] = wide.evaluate(fits, "top-1 V2")
+        wide.goto(f"{server}/densenet/", wait_until="load")
+        visits["wide: the DenseNet memory table"] = wide.evaluate(fits, "time vs plain")
         browser.close()
+    return visits
+
+
+def test_every_page_in_a_real_browser(site: Path, browser_visits: dict[str, Visit]) -> None:
+    """Each page loads with no JavaScript error, no request to another host, and typeset math."""
+    for path in _pages(site):
+        rel = path.parent.relative_to(site).as_posix()
+        visit = browser_visits[rel]
+        assert visit.ok, rel
+        if _expects_math(path.read_text()):
+            assert visit.math_errors == 0, f"{rel}: MathJax could not typeset"
+            assert visit.math and min(visit.math) > 0, (
+                f"{rel}: typeset math is invisible (its fonts or styles did not load)"
+            )
+        assert not visit.errors, f"{rel}: {visit.errors}"
+        assert not visit.foreign, f"{rel} requested {visit.foreign}"
 
 
 # page -> at least this many plots
@@ -365,36 +418,17 @@ OVERFLOWING = """() => {
 }"""
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)")
-def test_layout_on_a_laptop_and_a_phone(site: Path, server: str) -> None:
+def test_layout_on_a_laptop_and_a_phone(site: Path, browser_visits: dict[str, Visit]) -> None:
     """At 1366 px the wide tables fit; at 390 px no page scrolls sideways and plots take the column's width."""
-    from playwright.sync_api import sync_playwright
-
-    fits = """(text) => {
-        const table = Array.from(document.querySelectorAll('.md-content table')).find(t => t.textContent.includes(text));
-        if (table === undefined) return false;
-        const wrap = table.closest('.md-typeset__scrollwrap') || table.parentElement;  // what would scroll
-        return wrap.scrollWidth <= wrap.clientWidth + 1 && table.scrollWidth <= table.clientWidth + 1;
-    }"""
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        wide = browser.new_page(viewport={"width": 1366, "height": 768})
-        wide.goto(f"{server}/", wait_until="load")
-        assert wide.evaluate(fits, "top-1 V2"), "the model zoo table scrolls at 1366 px"
-        wide.goto(f"{server}/densenet/", wait_until="load")
-        assert wide.evaluate(fits, "time vs plain"), "the DenseNet memory table scrolls at 1366 px"
-        phone = browser.new_page(viewport={"width": 390, "height": 844})
-        for path in _pages(site):
-            rel = path.parent.relative_to(site).as_posix()
-            phone.goto(f"{server}/{rel}/" if rel != "." else f"{server}/", wait_until="load")
-            sticking_out = phone.evaluate(OVERFLOWING)
-            assert not sticking_out, f"{rel}: at 390 px these stick out of the screen: {sticking_out}"
-            plots = phone.evaluate(
-                """() => Array.from(document.querySelectorAll('.jupyter-wrapper img'), i =>
-                    [i.getBoundingClientRect().width, i.closest('.jupyter-wrapper').getBoundingClientRect().width])"""
-            )
-            assert all(abs(w - column) <= 2 for w, column in plots), f"{rel}: plots narrower than the column {plots}"
-        browser.close()
+    assert browser_visits["wide: the model zoo table"], "the model zoo table scrolls at 1366 px"
+    assert browser_visits["wide: the DenseNet memory table"], "the DenseNet memory table scrolls at 1366 px"
+    for path in _pages(site):
+        rel = path.parent.relative_to(site).as_posix()
+        visit = browser_visits[rel]
+        assert not visit.overflowing, f"{rel}: at 390 px these stick out of the screen: {visit.overflowing}"
+        assert all(abs(w - column) <= 2 for w, column in visit.plots), (
+            f"{rel}: plots narrower than the column {visit.plots}"
+        )
 
 
 # --- code on the pages that says it runs -----------------------------------------------------------------------------
