@@ -308,10 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown notebook {', '.join(unknown)}: expected one of {', '.join(names())}")
     selected = args.names or names()
     if args.check or args.stale:
-        selected = [n for n in selected if stale(n)]
+        reasons = {name: stale(name) for name in selected}  # each run's files hashed once
+        selected = [name for name in selected if reasons[name]]
     if args.check:
         for name in selected:
-            print(stale_message(name, stale(name)))
+            print(stale_message(name, reasons[name]))
         return 1 if selected else 0
     out = args.out.expanduser() if args.out else (None if args.smoke else RUNS)
     took = {}
