@@ -25,8 +25,8 @@ from typing import Any as _Any
 
 from torch import nn as _nn
 
+from refimpl.modelspec import ModelSpec as _ModelSpec
 from refimpl.specs import SPECS as _SPECS
-from refimpl.tools.modelspec import ModelSpec as _ModelSpec
 from refimpl.tools.registry import create_model as _create_model
 from refimpl.tools.weights import available_weights as _available_weights
 

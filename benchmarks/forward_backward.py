@@ -56,8 +56,7 @@ def measure(name: str, device: torch.device, batch_size: int, image_size: int, r
         raise SystemExit(f"error: {name} is compared with timm, which is not installed (pip install timm)")
     reference = reference.to(device)
     ours = create_model(name).to(device)
-    state = reference.state_dict()
-    ours.load_state_dict(state if spec.adapt_state_dict is None else spec.adapt_state_dict(state))
+    ours.load_state_dict(spec.adapt(reference.state_dict()))
     x = torch.randn(batch_size, 3, image_size, image_size, device=device)
     for _ in range(warmup):
         step_time(ours, x)

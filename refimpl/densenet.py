@@ -11,7 +11,7 @@ k). Features are reused instead of recomputed, which is where the parameter
 efficiency comes from; the block's input, low-level features included, reaches
 its output unchanged.
 
-It needs only PyTorch. What it holds, top to bottom (the order of every
+It needs only PyTorch: copy it alone. What it holds, top to bottom (the order of every
 model file here):
 
 1. helpers: ``init_weights`` and the context that keeps BN statistics
@@ -24,9 +24,9 @@ model file here):
    2x2 average pooling);
 3. network: ``DenseNet``;
 4. ImageNet builders: ``densenet121`` ... ``densenet201``;
-5. CIFAR variants: the paper's DenseNet-BC models of table 2,
-   ``densenet_bc_100``, ``densenet_bc_250`` and ``densenet_bc_190``, built by
-   ``DenseNet(small_input=True)``;
+5. CIFAR variants: ``densenet_bc_cifar(depth=..., growth_rate=...)``, a
+   ``DenseNet(small_input=True)``, and the paper's DenseNet-BC models of
+   table 2, ``densenet_bc_100``, ``densenet_bc_250`` and ``densenet_bc_190``;
 6. checkpoint adapters: ``rename_legacy_keys``, which reads torchvision's
    published checkpoints.
 
@@ -107,7 +107,12 @@ def _running_stats_frozen(norm: nn.BatchNorm2d) -> Iterator[None]:
 
 
 def init_weights(model: nn.Module) -> None:
-    """He initialisation (fan-out, as the authors' code) for convolutions, BN as the identity, zero biases."""
+    """The initialisation rule of every model file (``resnet.py``'s, copied so that this file copies alone).
+
+    Convolutions: He et al.'s normal initialisation (arXiv:1502.01852) with the
+    fan-out, as the authors' code. BN: the identity. Linear layers: PyTorch's
+    default weights and a zero bias.
+    """
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -316,17 +321,26 @@ class DenseNet(nn.Module):
                 self.features.add_module(f"transition{i}", Transition(channels, out_channels))
                 channels = out_channels
         self.features.add_module("norm5", nn.BatchNorm2d(channels))  # torchvision's name, whatever the depth
-        self.classifier = nn.Linear(channels, num_classes)
+        self.num_features = channels  # what the classifier sees, as timm names it
+        self.reset_classifier(num_classes)
         init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Stem, blocks and the final BN-ReLU: (N, 3, H, W) -> (N, C, H/32, W/32) (H/4 for CIFAR)."""
         return F.relu(self.features(x), inplace=True)
 
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pooling and the classifier: (N, C, h, w) -> (N, classes), or (N, C) with ``pre_logits``."""
+        x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
+        return x if pre_logits else self.classifier(x)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` classes (0: none, the network outputs its pooled features)."""
+        self.classifier: nn.Module = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        init_weights(self.classifier)
+
     def forward(self, x: Tensor) -> Tensor:
-        x = self.forward_features(x)
-        x = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)  # (N, C, h, w) -> (N, C)
-        return self.classifier(x)
+        return self.forward_head(self.forward_features(x))
 
 
 # --8<-- [end:densenet]
@@ -359,7 +373,7 @@ def densenet201(**kwargs: Any) -> DenseNet:
 
 # ----------------------------------------------------------------------------- 5. CIFAR variants
 # --8<-- [start:cifar]
-def densenet_bc_cifar(depth: int, growth_rate: int, num_classes: int = 10, **kwargs: Any) -> DenseNet:
+def densenet_bc_cifar(*, depth: int, growth_rate: int = 12, num_classes: int = 10, **kwargs: Any) -> DenseNet:
     """DenseNet-BC for 32x32 images: three blocks of (depth - 4) / 6 layers, a 2k stem.
 
     The depth L counts the weighted layers: two per dense layer, the stem, the
@@ -367,7 +381,7 @@ def densenet_bc_cifar(depth: int, growth_rate: int, num_classes: int = 10, **kwa
 
     Args:
         depth: L, 6n + 4 (100, 190, 250, ...).
-        growth_rate: k.
+        growth_rate: k (12, as DenseNet-BC-100).
         num_classes: size of the classifier's output (10 for CIFAR-10).
         **kwargs: further arguments of ``DenseNet`` (``memory_efficient``, ``drop_rate``).
     """

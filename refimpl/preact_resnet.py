@@ -13,20 +13,22 @@ convolution, and leaves nothing after the addition:
 so x_L = x_l + sum_{i=l}^{L-1} F(x_i) for any deeper unit L, and the gradient
 reaching x_l always holds dLoss/dx_L unchanged.
 
-It imports ``refimpl/resnet.py`` for four helpers (copy both files, and change
-the import ``from refimpl.resnet`` to where you put it). What it holds, top to
-bottom (the order of every model file here):
+It needs PyTorch and ``resnet.py`` beside it: copy both files into one folder
+(or keep them in the ``refimpl`` package). What it holds, top to bottom (the
+order of every model file here):
 
-1. helpers: ``make_layer``, which stacks pre-activation blocks into a stage
-   (the convolutions, option A and ``init_weights`` are ``refimpl.resnet``'s);
+1. helpers: ``resnet.py``'s: the convolutions, option A (``PadShortcut``),
+   ``make_layer``, the initialisation rule ``init_weights`` and ``linear_head``;
 2. blocks: ``PreActBasicBlock`` (BN-ReLU-conv twice) and ``PreActBottleneck``
    (BN-ReLU-conv three times: 1x1 reduce, 3x3, 1x1 expand); where the shape
-   changes, the projection shortcut takes the pre-activated input;
+   changes, the projection shortcut takes the pre-activated input. Each
+   computes F in ``residual`` and zeroes its last convolution in ``zero_init_last``;
 3. network: ``PreActResNet``, the ImageNet network, with the final BN-ReLU
    that the last unit's sum needs before pooling;
 4. ImageNet builders: ``preact_resnet50`` and ``preact_resnet101``, timm's
    ``resnetv2_50`` and ``resnetv2_101``;
-5. CIFAR variants: ``PreActCifarResNet`` and the paper's ``preact_resnet110``
+5. CIFAR variants: ``PreActCifarResNet``, built by
+   ``preact_resnet_cifar(depth=...)``, and the paper's ``preact_resnet110``
    (basic blocks), ``preact_resnet164`` and ``preact_resnet1001`` (bottlenecks);
 6. checkpoint adapters: ``rename_timm_keys``, which maps timm's ``state_dict``
    keys (``stages.0.blocks.0.norm1``, ``head.fc``, ...) to this file's.
@@ -78,19 +80,22 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
-from refimpl.resnet import PadShortcut, conv1x1, conv3x3, init_weights
+try:  # inside the refimpl package
+    from .resnet import PadShortcut, conv1x1, conv3x3, init_weights, linear_head, make_layer
+except ImportError:  # copied into a folder beside resnet.py
+    from resnet import PadShortcut, conv1x1, conv3x3, init_weights, linear_head, make_layer
 
 __all__ = [
     "PreActBasicBlock",
     "PreActBottleneck",
     "PreActCifarResNet",
     "PreActResNet",
-    "make_layer",
     "preact_resnet50",
     "preact_resnet101",
     "preact_resnet110",
     "preact_resnet164",
     "preact_resnet1001",
+    "preact_resnet_cifar",
     "rename_timm_keys",
 ]
 
@@ -98,41 +103,8 @@ _V = TypeVar("_V")
 
 
 # ----------------------------------------------------------------------------- 1. helpers
-# --8<-- [start:helpers]
-def make_layer(
-    block: "type[PreActBasicBlock | PreActBottleneck]",
-    in_channels: int,
-    channels: int,
-    blocks: int,
-    stride: int = 1,
-    shortcut: Callable[[int, int, int], nn.Module] = conv1x1,
-) -> nn.Sequential:
-    """Stack ``blocks`` pre-activation blocks into one stage (``layer1`` ... ``layer4``).
-
-    Only the first block may change the resolution (``stride``) or the width;
-    its pre-activated input then goes through ``shortcut``. The others keep
-    the shape, and their shortcut is the identity.
-
-    Args:
-        block: ``PreActBasicBlock`` or ``PreActBottleneck``.
-        in_channels: channels entering the stage.
-        channels: the blocks' inner width; the stage outputs ``channels * block.expansion``.
-        blocks: number of blocks in the stage.
-        stride: stride of the first block (2 halves the resolution).
-        shortcut: builds the shortcut of a block whose shape changes: a 1x1
-            convolution without BN (``conv1x1``; the next block's BN follows
-            the sum) or ``PadShortcut`` (option A).
-    """
-    out_channels = channels * block.expansion
-    downsample = None
-    if stride != 1 or in_channels != out_channels:
-        downsample = shortcut(in_channels, out_channels, stride)
-    layers = [block(in_channels, channels, stride, downsample)]
-    layers += [block(out_channels, channels) for _ in range(1, blocks)]
-    return nn.Sequential(*layers)
-
-
-# --8<-- [end:helpers]
+# resnet.py's, imported above: a stage of pre-activation blocks is built by the same make_layer as
+# ResNet's, with a 1x1 convolution without BN (conv1x1) or option A (PadShortcut) as its shortcut.
 
 
 # ----------------------------------------------------------------------------- 2. blocks
@@ -150,10 +122,16 @@ class PreActBasicBlock(nn.Module):
             pre-activated input BN-ReLU(x_l). ``None`` means the identity, h(x_l) = x_l.
     """
 
-    expansion: int = 1
+    expansion: int = 1  # output channels per unit of ``channels``
+    depth: int = 2  # weighted layers
+    has_skip: bool = True
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None, dilation: int = 1
+    ) -> None:
         super().__init__()
+        if dilation != 1:  # the argument keeps make_layer's one signature for every block
+            raise ValueError(f"PreActBasicBlock accepts only dilation=1, got {dilation}")
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = conv3x3(in_channels, channels, stride)
         self.bn2 = nn.BatchNorm2d(channels)
@@ -161,12 +139,15 @@ class PreActBasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
+    def residual(self, x: Tensor) -> Tensor:
+        """F after the pre-activation that it shares with the shortcut: conv, BN-ReLU, conv."""
+        out = self.conv1(x)  # (N, C_in, H, W) -> (N, C, H/s, W/s)
+        return self.conv2(self.relu(self.bn2(out)))
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(x))  # pre-activation; a new tensor, so x itself stays untouched for the identity
         shortcut = x if self.downsample is None else self.downsample(out)  # a projection sees BN-ReLU(x)
-        out = self.conv1(out)  # (N, C_in, H, W) -> (N, C, H/s, W/s)
-        out = self.conv2(self.relu(self.bn2(out)))
-        return out + shortcut  # no ReLU after the sum: the shortcut path is a pure identity
+        return self.residual(out) + shortcut  # no ReLU after the sum: the shortcut path is a pure identity
 
     def zero_init_last(self) -> None:
         """Zero the last convolution (no BN follows it): F(x) = 0 and the block starts as y = x."""
@@ -191,9 +172,15 @@ class PreActBottleneck(nn.Module):
     """
 
     expansion: int = 4
+    depth: int = 3
+    has_skip: bool = True
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None, dilation: int = 1
+    ) -> None:
         super().__init__()
+        if dilation != 1:
+            raise ValueError(f"PreActBottleneck accepts only dilation=1, got {dilation}")
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = conv1x1(in_channels, channels)
         self.bn2 = nn.BatchNorm2d(channels)
@@ -203,13 +190,16 @@ class PreActBottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
 
+    def residual(self, x: Tensor) -> Tensor:
+        """F after the pre-activation that it shares with the shortcut: 1x1, BN-ReLU, 3x3, BN-ReLU, 1x1."""
+        out = self.conv1(x)  # (N, C_in, H, W) -> (N, C, H, W)
+        out = self.conv2(self.relu(self.bn2(out)))  # -> (N, C, H/s, W/s)
+        return self.conv3(self.relu(self.bn3(out)))  # -> (N, 4C, H/s, W/s)
+
     def forward(self, x: Tensor) -> Tensor:
         out = self.relu(self.bn1(x))  # pre-activation, shared with a projection shortcut
         shortcut = x if self.downsample is None else self.downsample(out)
-        out = self.conv1(out)  # (N, C_in, H, W) -> (N, C, H, W)
-        out = self.conv2(self.relu(self.bn2(out)))  # -> (N, C, H/s, W/s)
-        out = self.conv3(self.relu(self.bn3(out)))  # -> (N, 4C, H/s, W/s)
-        return out + shortcut  # no ReLU after the sum
+        return self.residual(out) + shortcut  # no ReLU after the sum
 
     def zero_init_last(self) -> None:
         """Zero the last convolution (no BN follows it): F(x) = 0 and the block starts as y = x."""
@@ -258,12 +248,14 @@ class PreActResNet(nn.Module):
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         channels = 64
         for i, (width, blocks) in enumerate(zip((64, 128, 256, 512), layers, strict=True), start=1):
-            self.add_module(f"layer{i}", make_layer(block, channels, width, blocks, stride=1 if i == 1 else 2))
+            layer = make_layer(block, channels, width, blocks, stride=1 if i == 1 else 2, shortcut=conv1x1)
+            self.add_module(f"layer{i}", layer)
             channels = width * block.expansion
         self.bn_final = nn.BatchNorm2d(channels)  # the sum of the last block, normalised once
         self.relu = nn.ReLU(inplace=True)
+        self.num_features = channels
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = linear_head(channels, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -272,10 +264,17 @@ class PreActResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.relu(self.bn_final(x))
 
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pooling and the classifier: (N, C, h, w) -> (N, classes), or (N, C) with ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` classes (0: none, the network outputs its pooled features)."""
+        self.fc = linear_head(self.num_features, num_classes)
+
     def forward(self, x: Tensor) -> Tensor:
-        x = self.forward_features(x)
-        x = torch.flatten(self.avgpool(x), 1)  # (N, C, h, w) -> (N, C)
-        return self.fc(x)
+        return self.forward_head(self.forward_features(x))
 
 
 # --8<-- [end:network]
@@ -312,9 +311,10 @@ class PreActCifarResNet(nn.Module):
         num_classes: size of the classifier's output (10 for CIFAR-10).
         zero_init_residual: start every block as the identity, as
             ``PreActResNet`` (on by default; ``False`` is the paper's initialisation).
-        block: ``PreActBasicBlock`` or ``PreActBottleneck``.
-        shortcut: the shortcut where the shape changes: ``PadShortcut`` (option
-            A, parameter-free) or ``conv1x1`` (a projection).
+        block: ``PreActBasicBlock`` or ``PreActBottleneck`` (or a subclass). Where
+            the shape changes, basic blocks take option A (parameter-free, as the
+            CIFAR ResNet-110 of the 2015 paper), bottlenecks a 1x1 projection
+            (their stage widens four-fold, as in the authors' code).
     """
 
     def __init__(
@@ -323,22 +323,23 @@ class PreActCifarResNet(nn.Module):
         num_classes: int = 10,
         zero_init_residual: bool = True,
         block: type[PreActBasicBlock | PreActBottleneck] = PreActBasicBlock,
-        shortcut: Callable[[int, int, int], nn.Module] = PadShortcut,
     ) -> None:
         super().__init__()
-        per_block = 3 if block is PreActBottleneck else 2  # weighted layers in one block
-        if depth < 3 * per_block + 2 or (depth - 2) % (3 * per_block) != 0:
-            raise ValueError(f"depth must be {3 * per_block}n + 2 with n >= 1 for {block.__name__}, got {depth}")
-        n = (depth - 2) // (3 * per_block)
+        per_stage = 3 * block.depth  # weighted layers that one more block in each stage adds
+        if depth < per_stage + 2 or (depth - 2) % per_stage != 0:
+            raise ValueError(f"depth must be {per_stage}n + 2 with n >= 1 for {block.__name__}, got {depth}")
+        n = (depth - 2) // per_stage
+        shortcut = PadShortcut if block.expansion == 1 else conv1x1
         self.conv1 = conv3x3(3, 16)  # (N, 3, 32, 32) -> (N, 16, 32, 32); the first block pre-activates it
         e = block.expansion
-        self.layer1 = make_layer(block, 16, 16, n, 1, shortcut)  # -> (N, 16e, 32, 32)
-        self.layer2 = make_layer(block, 16 * e, 32, n, 2, shortcut)  # -> (N, 32e, 16, 16)
-        self.layer3 = make_layer(block, 32 * e, 64, n, 2, shortcut)  # -> (N, 64e, 8, 8)
+        self.layer1 = make_layer(block, 16, 16, n, stride=1, shortcut=shortcut)  # -> (N, 16e, 32, 32)
+        self.layer2 = make_layer(block, 16 * e, 32, n, stride=2, shortcut=shortcut)  # -> (N, 32e, 16, 16)
+        self.layer3 = make_layer(block, 32 * e, 64, n, stride=2, shortcut=shortcut)  # -> (N, 64e, 8, 8)
         self.bn_final = nn.BatchNorm2d(64 * e)
         self.relu = nn.ReLU(inplace=True)
+        self.num_features = 64 * e
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(64 * e, num_classes)
+        self.fc = linear_head(64 * e, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -346,24 +347,42 @@ class PreActCifarResNet(nn.Module):
         x = self.layer3(self.layer2(self.layer1(self.conv1(x))))
         return self.relu(self.bn_final(x))
 
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pooling and the classifier: (N, C, h, w) -> (N, classes), or (N, C) with ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` classes (0: none, the network outputs its pooled features)."""
+        self.fc = linear_head(self.num_features, num_classes)
+
     def forward(self, x: Tensor) -> Tensor:
-        x = self.forward_features(x)
-        return self.fc(torch.flatten(self.avgpool(x), 1))  # (N, 64e, 8, 8) -> (N, 64e) -> (N, classes)
+        return self.forward_head(self.forward_features(x))
+
+
+def preact_resnet_cifar(*, depth: int, **kwargs: Any) -> PreActCifarResNet:
+    """A pre-activation CIFAR ResNet of any depth: ``preact_resnet_cifar(depth=164, block=PreActBottleneck)``.
+
+    Args:
+        depth: number of weighted layers, 6n + 2 (basic blocks) or 9n + 2 (bottlenecks).
+        **kwargs: further arguments of ``PreActCifarResNet`` (``num_classes``, ``block``, ...).
+    """
+    return PreActCifarResNet(depth=depth, **kwargs)
 
 
 def preact_resnet110(**kwargs: Any) -> PreActCifarResNet:
     """Pre-activation ResNet-110 for CIFAR (basic blocks, n = 18, option A shortcuts; 1.7M parameters)."""
-    return PreActCifarResNet(depth=110, block=PreActBasicBlock, shortcut=PadShortcut, **kwargs)
+    return preact_resnet_cifar(depth=110, block=PreActBasicBlock, **kwargs)
 
 
 def preact_resnet164(**kwargs: Any) -> PreActCifarResNet:
     """Pre-activation ResNet-164 for CIFAR (bottlenecks, n = 18, projection shortcuts; 1.7M parameters)."""
-    return PreActCifarResNet(depth=164, block=PreActBottleneck, shortcut=conv1x1, **kwargs)
+    return preact_resnet_cifar(depth=164, block=PreActBottleneck, **kwargs)
 
 
 def preact_resnet1001(**kwargs: Any) -> PreActCifarResNet:
     """Pre-activation ResNet-1001 for CIFAR (bottlenecks, n = 111, projection shortcuts; 10.2M parameters)."""
-    return PreActCifarResNet(depth=1001, block=PreActBottleneck, shortcut=conv1x1, **kwargs)
+    return preact_resnet_cifar(depth=1001, block=PreActBottleneck, **kwargs)
 
 
 # --8<-- [end:cifar]

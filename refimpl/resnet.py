@@ -4,22 +4,36 @@ Paper: Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun,
 "Deep Residual Learning for Image Recognition", CVPR 2016, arXiv:1512.03385.
 ResNeXt: Saining Xie et al., "Aggregated Residual Transformations for Deep
 Neural Networks", CVPR 2017, arXiv:1611.05431.
+Wide ResNet: Sergey Zagoruyko, Nikos Komodakis, "Wide Residual Networks",
+BMVC 2016, arXiv:1605.07146.
 
 It needs only PyTorch. What it holds, top to bottom (the order of every
 model file here):
 
 1. helpers: ``conv3x3``, ``conv1x1``, the two shortcuts (projection, option B;
    zero padding, option A), ``make_layer``, which stacks blocks into a stage,
-   and ``init_weights``;
+   ``init_weights``, the initialisation rule of every model file, and
+   ``linear_head``, the head's linear layer;
 2. blocks: ``BasicBlock`` (two 3x3 convolutions, ResNet-18/34),
    ``Bottleneck`` (1x1 reduce, 3x3, 1x1 expand; ResNet-50/101/152) and
    ``PlainBlock`` (a ``BasicBlock`` without its skip connection, for the
-   paper's plain twins); each block zeroes its own last BN in ``zero_init_last``;
+   paper's plain twins). Each block computes its residual branch F(x) in
+   ``residual``, zeroes its own last BN in ``zero_init_last``, and says how
+   many weighted layers it has (``depth``) and whether it has a skip
+   connection (``has_skip``);
 3. network: ``ResNet``, the ImageNet network;
-4. ImageNet builders: ``resnet18`` ... ``resnet152`` and ``resnext50_32x4d``;
+4. ImageNet builders: ``resnet18`` ... ``resnet152``, ``resnext50_32x4d``,
+   ``resnext101_32x8d``, ``resnext101_64x4d``, ``wide_resnet50_2`` and
+   ``wide_resnet101_2``;
 5. CIFAR variants: ``CifarResNet``, the 6n+2-layer CIFAR-10 networks of the
-   paper's section 4.2, and their builders ``resnet20`` ... ``resnet110``;
+   paper's section 4.2, built by ``resnet_cifar(depth=...)`` (the one way to
+   build a CIFAR network in every model file), and the paper's depths
+   ``resnet20`` ... ``resnet110``;
 6. checkpoint adapters: none, torchvision's checkpoints load as they are.
+
+Every network has timm's surface: ``forward_features(x)`` (the feature map),
+``forward_head(x, pre_logits=False)`` (pooling and classifier) and
+``reset_classifier(num_classes)``; ``forward`` is the first two.
 
 Attribute names equal torchvision's ``state_dict`` keys, so the official
 torchvision weights load with ``strict=True`` and give the same outputs.
@@ -66,6 +80,7 @@ __all__ = [
     "conv1x1",
     "conv3x3",
     "init_weights",
+    "linear_head",
     "make_layer",
     "projection_shortcut",
     "resnet18",
@@ -78,7 +93,12 @@ __all__ = [
     "resnet101",
     "resnet110",
     "resnet152",
+    "resnet_cifar",
     "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
 ]
 
 
@@ -144,9 +164,12 @@ def make_layer(
 
     Only the first block may change the resolution (``stride``) or the width;
     its identity then goes through ``shortcut``. The others keep the shape.
+    A block without a skip connection (``has_skip`` false: ``PlainBlock``) gets
+    no shortcut, so the stage holds no weight that its forward pass never uses.
 
     Args:
-        block: ``BasicBlock`` or ``Bottleneck`` (or a subclass, such as SE-Net's).
+        block: a block class of any model file here (``BasicBlock``, ``Bottleneck``,
+            SE-Net's and the pre-activation ones).
         in_channels: channels entering the stage.
         channels: the blocks' inner width; the stage outputs ``channels * block.expansion``.
         blocks: number of blocks in the stage (the paper's table 1 "x n").
@@ -161,7 +184,7 @@ def make_layer(
     """
     out_channels = channels * block.expansion
     downsample = None
-    if stride != 1 or in_channels != out_channels:
+    if block.has_skip and (stride != 1 or in_channels != out_channels):
         downsample = shortcut(in_channels, out_channels, stride)
     first = dilation if first_dilation is None else first_dilation
     layers = [block(in_channels, channels, stride, downsample, dilation=first, **block_args)]
@@ -170,7 +193,12 @@ def make_layer(
 
 
 def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
-    """He initialisation (arXiv:1502.01852) for convolutions, BN as the identity.
+    """The initialisation rule of every model file here.
+
+    Convolutions: He et al.'s normal initialisation (arXiv:1502.01852) with the
+    fan-out, as the authors' Torch code of ResNet and DenseNet. BN: the
+    identity (gamma 1, beta 0). Linear layers: PyTorch's default weights and a
+    zero bias. ``densenet.py`` holds a copy of this rule, so that it copies alone.
 
     Args:
         model: the network to initialise in place.
@@ -184,10 +212,21 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.zeros_(m.bias)
     if zero_init_residual:
         for m in model.modules():
             if hasattr(m, "zero_init_last"):
                 m.zero_init_last()
+
+
+def linear_head(num_features: int, num_classes: int) -> nn.Module:
+    """The head's linear layer, initialised by ``init_weights``'s rule; 0 classes: none (features out, as timm)."""
+    if num_classes == 0:
+        return nn.Identity()
+    fc = nn.Linear(num_features, num_classes)
+    init_weights(fc)
+    return fc
 
 
 # --8<-- [end:helpers]
@@ -213,7 +252,9 @@ class BasicBlock(nn.Module):
             detection backbones pass torchvision's ``FrozenBatchNorm2d``).
     """
 
-    expansion: int = 1
+    expansion: int = 1  # output channels per unit of ``channels``
+    depth: int = 2  # weighted layers, as the paper counts a network's depth
+    has_skip: bool = True
 
     def __init__(
         self,
@@ -277,6 +318,8 @@ class Bottleneck(nn.Module):
     """
 
     expansion: int = 4
+    depth: int = 3
+    has_skip: bool = True
 
     def __init__(
         self,
@@ -323,10 +366,12 @@ class Bottleneck(nn.Module):
 class PlainBlock(BasicBlock):
     """The paper's plain baseline: a ``BasicBlock`` without its skip connection, y = ReLU(F(x)).
 
-    Same layers and parameters as ``BasicBlock``; only the addition of the
-    identity is gone. The paper's plain networks (figure 6) are ResNets built
-    from these.
+    Same layers as ``BasicBlock``; the addition of the identity is gone, and
+    with it the projection where a stage starts (``make_layer`` builds none).
+    The paper's plain networks (figure 6) are ResNets built from these.
     """
+
+    has_skip: bool = False
 
     def forward(self, x: Tensor) -> Tensor:
         return self.relu(self.residual(x))
@@ -403,8 +448,9 @@ class ResNet(nn.Module):
             self.add_module(f"layer{i}", layer)  # layer1 ... layer4, as in torchvision
             channels = width * block.expansion
 
+        self.num_features = channels  # what the classifier sees, as timm names it
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(channels, num_classes)
+        self.fc = linear_head(channels, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -415,10 +461,17 @@ class ResNet(nn.Module):
         x = self.layer3(x)
         return self.layer4(x)
 
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pooling and the classifier: (N, C, h, w) -> (N, classes), or (N, C) with ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` classes (0: none, the network outputs its pooled features)."""
+        self.fc = linear_head(self.num_features, num_classes)
+
     def forward(self, x: Tensor) -> Tensor:
-        x = self.forward_features(x)
-        x = torch.flatten(self.avgpool(x), 1)  # (N, C, h, w) -> (N, C)
-        return self.fc(x)
+        return self.forward_head(self.forward_features(x))
 
 
 # --8<-- [end:resnet]
@@ -460,6 +513,30 @@ def resnext50_32x4d(**kwargs: Any) -> ResNet:
     return ResNet(block=Bottleneck, layers=(3, 4, 6, 3), groups=32, width_per_group=4, **kwargs)
 
 
+def resnext101_32x8d(**kwargs: Any) -> ResNet:
+    """ResNeXt-101 (32x8d): the stages of ResNet-101, with grouped 3x3 convolutions of 32 groups of width 8."""
+    return ResNet(block=Bottleneck, layers=(3, 4, 23, 3), groups=32, width_per_group=8, **kwargs)
+
+
+def resnext101_64x4d(**kwargs: Any) -> ResNet:
+    """ResNeXt-101 (64x4d): the stages of ResNet-101, with grouped 3x3 convolutions of 64 groups of width 4."""
+    return ResNet(block=Bottleneck, layers=(3, 4, 23, 3), groups=64, width_per_group=4, **kwargs)
+
+
+def wide_resnet50_2(**kwargs: Any) -> ResNet:
+    """Wide ResNet-50-2: the stages of ResNet-50, with bottlenecks twice as wide inside (128 channels in layer1).
+
+    The blocks' outputs keep ResNet-50's widths (256 ... 2048); only the 1x1
+    reduction and the 3x3 convolution between them are doubled.
+    """
+    return ResNet(block=Bottleneck, layers=(3, 4, 6, 3), width_per_group=128, **kwargs)
+
+
+def wide_resnet101_2(**kwargs: Any) -> ResNet:
+    """Wide ResNet-101-2: the stages of ResNet-101, with bottlenecks twice as wide inside."""
+    return ResNet(block=Bottleneck, layers=(3, 4, 23, 3), width_per_group=128, **kwargs)
+
+
 # --8<-- [end:builders]
 
 
@@ -475,7 +552,8 @@ class CifarResNet(nn.Module):
     spent on them.
 
     Args:
-        depth: number of weighted layers, 6n + 2 (20, 32, 44, 56, 110, ...).
+        depth: number of weighted layers, 3 n ``block.depth`` + 2 (6n + 2 for
+            ``BasicBlock``: 20, 32, 44, 56, 110, ...).
         num_classes: size of the classifier's output (10 for CIFAR-10).
         zero_init_residual: start every block as the identity (arXiv:1706.02677).
         block: ``BasicBlock``, or a subclass: ``PlainBlock`` gives the paper's
@@ -488,22 +566,28 @@ class CifarResNet(nn.Module):
         depth: int,
         num_classes: int = 10,
         zero_init_residual: bool = False,
-        block: type[BasicBlock] = BasicBlock,
+        block: type[BasicBlock | Bottleneck] = BasicBlock,
         block_args: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if depth < 8 or (depth - 2) % 6 != 0:
-            raise ValueError(f"depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth}")
-        n = (depth - 2) // 6
+        per_stage = 3 * block.depth  # weighted layers that one more block in each stage adds
+        if depth < per_stage + 2 or (depth - 2) % per_stage != 0:
+            raise ValueError(
+                f"depth must be {per_stage}n + 2 with n >= 1 for {block.__name__} (20, 32, 44, 56, 110, ...), "
+                f"got {depth}"
+            )
+        n = (depth - 2) // per_stage
+        e = block.expansion
         self.conv1 = conv3x3(3, 16)  # (N, 3, 32, 32) -> (N, 16, 32, 32)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
         stage = {"shortcut": PadShortcut, **(block_args or {})}
-        self.layer1 = make_layer(block, 16, 16, n, stride=1, **stage)  # -> (N, 16, 32, 32)
-        self.layer2 = make_layer(block, 16, 32, n, stride=2, **stage)  # -> (N, 32, 16, 16)
-        self.layer3 = make_layer(block, 32, 64, n, stride=2, **stage)  # -> (N, 64, 8, 8)
+        self.layer1 = make_layer(block, 16, 16, n, stride=1, **stage)  # -> (N, 16e, 32, 32)
+        self.layer2 = make_layer(block, 16 * e, 32, n, stride=2, **stage)  # -> (N, 32e, 16, 16)
+        self.layer3 = make_layer(block, 32 * e, 64, n, stride=2, **stage)  # -> (N, 64e, 8, 8)
+        self.num_features = 64 * e
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(64, num_classes)
+        self.fc = linear_head(64 * e, num_classes)
         init_weights(self, zero_init_residual)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -511,34 +595,55 @@ class CifarResNet(nn.Module):
         x = self.relu(self.bn1(self.conv1(x)))
         return self.layer3(self.layer2(self.layer1(x)))
 
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Global average pooling and the classifier: (N, 64, 8, 8) -> (N, classes), or (N, 64) with ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new classifier for ``num_classes`` classes (0: none, the network outputs its pooled features)."""
+        self.fc = linear_head(self.num_features, num_classes)
+
     def forward(self, x: Tensor) -> Tensor:
-        x = self.forward_features(x)
-        return self.fc(torch.flatten(self.avgpool(x), 1))  # (N, 64, 8, 8) -> (N, 64) -> (N, classes)
+        return self.forward_head(self.forward_features(x))
+
+
+def resnet_cifar(*, depth: int, **kwargs: Any) -> CifarResNet:
+    """A CIFAR ResNet of any depth 6n + 2: ``resnet_cifar(depth=20)``, ``resnet_cifar(depth=56, block=PlainBlock)``.
+
+    Every model file builds its CIFAR networks this way (``preact_resnet_cifar``,
+    ``densenet_bc_cifar``, ``se_resnet_cifar``).
+
+    Args:
+        depth: number of weighted layers.
+        **kwargs: further arguments of ``CifarResNet`` (``num_classes``, ``block``, ...).
+    """
+    return CifarResNet(depth=depth, **kwargs)
 
 
 def resnet20(**kwargs: Any) -> CifarResNet:
     """ResNet-20 for CIFAR-10 (n = 3, 0.27M parameters in the paper)."""
-    return CifarResNet(depth=20, **kwargs)
+    return resnet_cifar(depth=20, **kwargs)
 
 
 def resnet32(**kwargs: Any) -> CifarResNet:
     """ResNet-32 for CIFAR-10 (n = 5, 0.46M parameters in the paper)."""
-    return CifarResNet(depth=32, **kwargs)
+    return resnet_cifar(depth=32, **kwargs)
 
 
 def resnet44(**kwargs: Any) -> CifarResNet:
     """ResNet-44 for CIFAR-10 (n = 7, 0.66M parameters in the paper)."""
-    return CifarResNet(depth=44, **kwargs)
+    return resnet_cifar(depth=44, **kwargs)
 
 
 def resnet56(**kwargs: Any) -> CifarResNet:
     """ResNet-56 for CIFAR-10 (n = 9, 0.85M parameters in the paper)."""
-    return CifarResNet(depth=56, **kwargs)
+    return resnet_cifar(depth=56, **kwargs)
 
 
 def resnet110(**kwargs: Any) -> CifarResNet:
     """ResNet-110 for CIFAR-10 (n = 18, 1.7M parameters in the paper)."""
-    return CifarResNet(depth=110, **kwargs)
+    return resnet_cifar(depth=110, **kwargs)
 
 
 # --8<-- [end:cifar]

@@ -13,8 +13,8 @@ An SE block recalibrates the channels of a feature map U (N, C, H, W):
 The block adds only 2C^2/r + C/r + C parameters and works on the output of any
 layer, so "it can be applied to various DNN architectures".
 
-It imports ``refimpl/resnet.py`` (copy both files, and change the import
-``from refimpl.resnet`` to where you put it) and, in ``se_googlenet`` only,
+It needs PyTorch and ``resnet.py`` beside it: copy both files into one folder
+(or keep them in the ``refimpl`` package); ``se_googlenet`` alone also needs
 torchvision. What it holds, top to bottom (the order of every model file here):
 
 1. helpers: ``record_gates``, the excitation of every SE block for a batch, to
@@ -27,8 +27,8 @@ torchvision. What it holds, top to bottom (the order of every model file here):
    torchvision's GoogLeNet for SE-Inception;
 4. ImageNet builders: ``se_resnet18`` ... ``se_resnet152``,
    ``se_resnext50_32x4d`` and ``se_googlenet``;
-5. CIFAR variants: ``se_resnet_cifar``, ``refimpl.resnet``'s ``CifarResNet``
-   with ``SEBasicBlock``;
+5. CIFAR variants: ``se_resnet_cifar(depth=...)``, ``resnet.py``'s
+   ``CifarResNet`` with ``SEBasicBlock``;
 6. checkpoint adapters: none, timm's checkpoints load as they are.
 
 Attribute names equal timm's ``state_dict`` keys (``layer1.0.se.fc1.weight``
@@ -62,7 +62,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from refimpl.resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
+try:  # inside the refimpl package
+    from .resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
+except ImportError:  # copied into a folder beside resnet.py
+    from resnet import BasicBlock, Bottleneck, CifarResNet, ResNet
 
 __all__ = [
     "GOOGLENET_INCEPTION_CHANNELS",
@@ -305,15 +308,18 @@ def se_googlenet(reduction: int = 16, num_classes: int = 1000) -> nn.Module:
 
 # ----------------------------------------------------------------------------- 5. CIFAR variants
 # --8<-- [start:cifar]
-def se_resnet_cifar(depth: int, reduction: int = 16, **kwargs: Any) -> CifarResNet:
+def se_resnet_cifar(
+    *, depth: int, reduction: int = 16, block: type[SEBasicBlock | SEBottleneck] = SEBasicBlock, **kwargs: Any
+) -> CifarResNet:
     """An SE-ResNet for CIFAR: the paper's 6n + 2-layer CIFAR ResNet with SE in every block.
 
     Args:
-        depth: number of weighted layers, 6n + 2 (20, 32, 44, 56, 110, ...).
+        depth: number of weighted layers, 6n + 2 with ``SEBasicBlock`` (20, 32, 44, 56, 110, ...).
         reduction: the SE reduction ratio r; it must divide 16, the first stage's width.
+        block: ``SEBasicBlock``, or ``SEBottleneck`` (depth 9n + 2).
         **kwargs: further arguments of ``CifarResNet`` (``num_classes``, ``zero_init_residual``).
     """
-    return CifarResNet(depth=depth, block=SEBasicBlock, block_args={"reduction": reduction}, **kwargs)
+    return CifarResNet(depth=depth, block=block, block_args={"reduction": reduction}, **kwargs)
 
 
 # --8<-- [end:cifar]

@@ -14,7 +14,7 @@ family, see CONTRIBUTING.md.
 from __future__ import annotations
 
 from refimpl import densenet, preact_resnet, resnet, senet
-from refimpl.tools.modelspec import ModelSpec, Reference, timm_preprocessing
+from refimpl.modelspec import ModelSpec, Reference, timm_preprocessing
 
 __all__ = ["SPECS"]
 
@@ -33,6 +33,10 @@ _specs = [
     ModelSpec("resnet101", resnet.resnet101, "resnet", "ResNet", TV("resnet101"), **IMAGENET),
     ModelSpec("resnet152", resnet.resnet152, "resnet", "ResNet", TV("resnet152"), **IMAGENET),
     ModelSpec("resnext50_32x4d", resnet.resnext50_32x4d, "resnet", "ResNeXt", TV("resnext50_32x4d"), **IMAGENET),
+    ModelSpec("resnext101_32x8d", resnet.resnext101_32x8d, "resnet", "ResNeXt", TV("resnext101_32x8d"), **IMAGENET),
+    ModelSpec("resnext101_64x4d", resnet.resnext101_64x4d, "resnet", "ResNeXt", TV("resnext101_64x4d"), **IMAGENET),
+    ModelSpec("wide_resnet50_2", resnet.wide_resnet50_2, "resnet", "Wide ResNet", TV("wide_resnet50_2"), **IMAGENET),
+    ModelSpec("wide_resnet101_2", resnet.wide_resnet101_2, "resnet", "Wide ResNet", TV("wide_resnet101_2"), **IMAGENET),
     ModelSpec("resnet20", resnet.resnet20, "resnet", "CIFAR ResNet", PAPER(HE_T6, "0.27"), **CIFAR),
     ModelSpec("resnet32", resnet.resnet32, "resnet", "CIFAR ResNet", PAPER(HE_T6, "0.46"), **CIFAR),
     ModelSpec("resnet44", resnet.resnet44, "resnet", "CIFAR ResNet", PAPER(HE_T6, "0.66"), **CIFAR),

@@ -17,7 +17,7 @@ import torch
 import torchvision
 
 import refimpl.specs
-from refimpl.tools.modelspec import ModelSpec
+from refimpl.modelspec import ModelSpec
 from refimpl.tools.weights import HubWeights, cache_path, resolve_weights
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from refimpl.modelspec import ModelSpec
 from refimpl.specs import SPECS
-from refimpl.tools.modelspec import ModelSpec
+from refimpl.tools.verify import RTOL
 
 __all__ = [
     "ALL_MODELS",
@@ -25,7 +26,6 @@ __all__ = [
     "MODEL_REFERENCE_MODELS",
     "OUTPUT_REFERENCE_MODELS",
     "PAPER_REFERENCE_MODELS",
-    "ROUNDING",
     "SMALL_SIZE",
     "TORCHVISION_REFERENCE_MODELS",
     "RunsCode",
@@ -61,11 +61,6 @@ def imagenet_or_own_size(spec: ModelSpec) -> int:
     return min(spec.input_size, SMALL_SIZE)
 
 
-#: where the reference runs other kernels (``Reference.exact`` false): the largest difference allowed, relative to
-#: the largest value of each compared tensor; float32 rounding gives about 1e-6
-ROUNDING = 1e-5
-
-
 class RunsCode:
     """Unpickling it creates the folder ``marker``: what a malicious checkpoint does, made harmless and visible.
 
@@ -81,8 +76,8 @@ class RunsCode:
 
 
 def _assert_equal(actual: torch.Tensor, expected: torch.Tensor, exact: bool, msg: str = "") -> None:
-    """Bit for bit, or (``exact=False``) up to ``ROUNDING`` of the expected tensor's scale."""
-    tol = 0.0 if exact else ROUNDING * expected.abs().max().item()
+    """Bit for bit, or (``exact=False``) up to ``RTOL`` (``verify``'s tolerance) of the expected tensor's scale."""
+    tol = 0.0 if exact else RTOL * expected.abs().max().item()
     torch.testing.assert_close(actual, expected, rtol=0, atol=tol, msg=msg or None)
 
 
@@ -103,7 +98,7 @@ def assert_same_function(
         expected: the reference.
         actual: the model under test.
         x: the input batch.
-        adapt: maps the reference's keys to the model's (the spec's ``adapt_state_dict``).
+        adapt: maps the reference's keys to the model's (``ModelSpec.adapt``).
         exact: ``False`` where the reference computes the same function with other
             kernels (``Reference.exact``): equal up to float32 rounding.
     """

@@ -245,4 +245,4 @@ def test_cifar_shapes() -> None:
 
 def test_bad_depth_is_rejected() -> None:
     with pytest.raises(ValueError, match="6n \\+ 4"):
-        densenet.densenet_bc_cifar(101, 12)
+        densenet.densenet_bc_cifar(depth=101)

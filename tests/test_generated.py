@@ -1,7 +1,9 @@
-"""The site's generated tables (``docs/hooks/generated.py``), called directly: no docs build.
+"""The site's generated tables (``docs/hooks/markers.py`` and the tables it calls), called directly: no docs build.
 
 Markers with a path under ``docs/results/``, a marker left unreplaced, and every
 ratio the tables print: computed from the numbers shown beside it, by one rule.
+The tables computed from the code are in ``docs/hooks/computed.py``, those read
+from result files in ``docs/hooks/measured.py``.
 """
 
 from __future__ import annotations
@@ -30,20 +32,33 @@ RESULTS = DOCS / "results"
 
 @pytest.fixture(scope="module")
 def hook() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generated_hook", DOCS / "hooks" / "generated.py")
+    """The markers hook, loaded as MkDocs loads a hook."""
+    spec = importlib.util.spec_from_file_location("markers_hook", DOCS / "hooks" / "markers.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as MkDocs loads a hook: dataclasses look their module up there
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
 @pytest.fixture(scope="module")
-def imagenet_rows(hook: ModuleType) -> None:
-    """The hook's zoo rows for the families its ImageNet tables read, only those: the whole zoo takes 4x as long."""
+def computed(hook: ModuleType) -> ModuleType:
+    """The tables computed from the code: the module the hook calls."""
+    return sys.modules["computed"]
+
+
+@pytest.fixture(scope="module")
+def measured(hook: ModuleType) -> ModuleType:
+    """The tables read from result files: the module the hook calls."""
+    return sys.modules["measured"]
+
+
+@pytest.fixture(scope="module")
+def imagenet_rows(computed: ModuleType) -> None:
+    """The zoo rows for the families the ImageNet tables read, only those: the whole zoo takes 4x as long."""
     from refimpl.specs import SPECS
 
-    names = [n for n, s in SPECS.items() if s.family in hook.EFFICIENCY_FAMILIES and s.reference.is_model]
-    hook._ROWS.update((row.spec.name, row) for row in zoo_rows(names))
+    names = [n for n, s in SPECS.items() if s.family in computed.EFFICIENCY_FAMILIES and s.reference.is_model]
+    computed.ROWS.update((row.spec.name, row) for row in zoo_rows(names))
 
 
 @pytest.fixture(scope="module")
@@ -115,21 +130,21 @@ def test_a_marker_names_a_result_file_under_docs_results_by_its_relative_path(ho
 
 
 @pytest.mark.parametrize("stem", ["../results/forward_backward_cpu", "/etc/passwd", "h200-baseline/../../hooks/x", ""])
-def test_a_result_path_outside_docs_results_is_refused_in_one_line(hook: ModuleType, stem: str) -> None:
+def test_a_result_path_outside_docs_results_is_refused_in_one_line(measured: ModuleType, stem: str) -> None:
     with pytest.raises(PluginError, match=r"not a path under docs/results/") as error:
-        hook.result(stem)
+        measured.result(stem)
     assert "\n" not in str(error.value)
 
 
-def test_a_link_out_of_docs_results_is_refused(hook: ModuleType, tmp_path: Path, monkeypatch) -> None:
+def test_a_link_out_of_docs_results_is_refused(measured: ModuleType, tmp_path: Path, monkeypatch) -> None:
     outside = tmp_path / "outside.json"
     outside.write_text((RESULTS / "forward_backward_cpu.json").read_text())
     results = tmp_path / "results"
     results.mkdir()
     (results / "inside.json").symlink_to(outside)
-    monkeypatch.setattr(hook, "RESULTS", results)
+    monkeypatch.setattr(measured, "RESULTS", results)
     with pytest.raises(PluginError, match=r"not a path under docs/results/"):
-        hook.result("inside")
+        measured.result("inside")
 
 
 def test_every_gpu_table_the_results_page_promises_renders_with_its_machine_and_date(
@@ -188,9 +203,11 @@ def test_no_page_leaves_braces_outside_code(hook: ModuleType, page: str) -> None
 
 # ---------------------------------------------------------------- ratios: computed from what is shown, one rule
 @pytest.mark.parametrize("stem", ["densenet_memory_cpu", "h200-baseline/densenet_memory_cuda"])
-def test_densenet_memory_ratios_are_ratios_of_the_medians_shown_with_their_spread(hook: ModuleType, stem: str) -> None:
+def test_densenet_memory_ratios_are_ratios_of_the_medians_shown_with_their_spread(
+    measured: ModuleType, stem: str
+) -> None:
     data = json.loads((RESULTS / f"{stem}.json").read_text())
-    out = hook.densenet_memory(stem)
+    out = measured.densenet_memory(stem)
     (table,) = _tables(out)
     assert any("ratio of medians" in key for key in table[0])
     plain: dict[str, dict[str, str]] = {}
@@ -215,9 +232,9 @@ def test_densenet_memory_ratios_are_ratios_of_the_medians_shown_with_their_sprea
     assert median == round(statistics.median(steps), decimals)
 
 
-def test_the_cpu_densenet121_timings_say_the_spread_exceeds_the_difference(hook: ModuleType) -> None:
+def test_the_cpu_densenet121_timings_say_the_spread_exceeds_the_difference(measured: ModuleType) -> None:
     """DenseNet-121's single CPU steps range over 9.7-14.7 s: wider than any mode's difference."""
-    (table,) = _tables(hook.densenet_memory("densenet_memory_cpu"))
+    (table,) = _tables(measured.densenet_memory("densenet_memory_cpu"))
     rows = [r for r in table if r["model"] == "`densenet121`" and r["mode"] != "plain"]
     assert len(rows) == 2
     assert all("no measurable difference" in _column(r, "time vs plain") for r in rows)
@@ -225,8 +242,8 @@ def test_the_cpu_densenet121_timings_say_the_spread_exceeds_the_difference(hook:
     assert _column(torchvision, "time vs plain").startswith("1.10×")  # 13,057 ms against 11,834 ms
 
 
-def test_the_pages_cite_only_columns_the_densenet_memory_table_has(hook: ModuleType) -> None:
-    (table,) = _tables(hook.densenet_memory())
+def test_the_pages_cite_only_columns_the_densenet_memory_table_has(measured: ModuleType) -> None:
+    (table,) = _tables(measured.densenet_memory())
     header = list(table[0])
     for page in ("densenet.md", "results.md"):
         for cited in re.findall(r"""table's ["“]([^"”]+)["”]""", (DOCS / page).read_text()):
@@ -236,16 +253,16 @@ def test_the_pages_cite_only_columns_the_densenet_memory_table_has(hook: ModuleT
 @pytest.mark.parametrize(
     "stem", ["train_throughput_cpu", "h200-baseline/train_throughput_cuda", "h200-baseline/train_throughput_cuda_bs512"]
 )
-def test_throughput_ratios_are_ratios_of_the_medians_shown(hook: ModuleType, stem: str) -> None:
+def test_throughput_ratios_are_ratios_of_the_medians_shown(measured: ModuleType, stem: str) -> None:
     data = json.loads((RESULTS / f"{stem}.json").read_text())
-    out = hook.throughput(stem)
+    out = measured.throughput(stem)
     (table,) = _tables(out)
     assert "ratio of medians" in out
     notes = next(r for r in table if r["pipeline"] == "notes")
     base = _spread(_column(notes, "images/s"))
-    for row, measured in zip(table, data["rows"], strict=True):
+    for row, stored in zip(table, data["rows"], strict=True):
         median, low, high = _spread(_column(row, "images/s"))
-        assert (low, high) == (round(min(measured["images_per_s"])), round(max(measured["images_per_s"])))
+        assert (low, high) == (round(min(stored["images_per_s"])), round(max(stored["images_per_s"])))
         _assert_ratio(_column(row, "vs notes"), median, base[0])
         if row is not notes:
             overlap = low <= base[2] and base[1] <= high
@@ -253,9 +270,9 @@ def test_throughput_ratios_are_ratios_of_the_medians_shown(hook: ModuleType, ste
 
 
 @pytest.mark.parametrize("stem", ["forward_backward_cpu", "h200-baseline/forward_backward_cuda"])
-def test_forward_backward_ratio_is_the_ratio_of_the_medians_shown(hook: ModuleType, stem: str) -> None:
+def test_forward_backward_ratio_is_the_ratio_of_the_medians_shown(measured: ModuleType, stem: str) -> None:
     data = json.loads((RESULTS / f"{stem}.json").read_text())
-    out = hook.forward_backward(stem)
+    out = measured.forward_backward(stem)
     (table,) = _tables(out)
     assert len(table) == len(data["rows"]) and "ratio of medians" in out
     for row in table:
@@ -263,8 +280,8 @@ def test_forward_backward_ratio_is_the_ratio_of_the_medians_shown(hook: ModuleTy
     assert f"{data['measured_at'][:10]} on " in out and data["command"] in out
 
 
-def test_se_cost_extras_are_computed_from_the_counts_shown(hook: ModuleType) -> None:
-    (table,) = _tables(hook.se_cost())
+def test_se_cost_extras_are_computed_from_the_counts_shown(computed: ModuleType) -> None:
+    (table,) = _tables(computed.se_cost())
     base = table[0]
     for row in table[1:]:
         for count, extra in (("parameters", "extra parameters"), ("MACs", "extra MACs")):
@@ -274,8 +291,8 @@ def test_se_cost_extras_are_computed_from_the_counts_shown(hook: ModuleType) -> 
 
 
 @pytest.mark.usefixtures("imagenet_rows")
-def test_efficiency_per_million_parameters_is_computed_from_the_numbers_shown(hook: ModuleType) -> None:
-    (table,) = _tables(hook.efficiency())
+def test_efficiency_per_million_parameters_is_computed_from_the_numbers_shown(computed: ModuleType) -> None:
+    (table,) = _tables(computed.efficiency())
     for row in table:
         if row["top-1 V1 (%)"] != "—":
             top1, params = _number(row["top-1 V1 (%)"]), _number(row["parameters (M)"])
@@ -289,10 +306,10 @@ PAPER_TABLE_4 = {"resnet34": "21.84 / 5.71", "resnet101": "19.87 / 4.60", "resne
 
 
 @pytest.mark.usefixtures("imagenet_rows")
-def test_resnet_depths_quotes_the_paper_beside_torchvisions_v1_weights_and_the_code(hook: ModuleType) -> None:
+def test_resnet_depths_quotes_the_paper_beside_torchvisions_v1_weights_and_the_code(computed: ModuleType) -> None:
     from torchvision.models import get_model_weights
 
-    out = hook.resnet_depths()
+    out = computed.resnet_depths()
     (table,) = _tables(out)
     names = [row["model"].strip("`") for row in table]
     assert names == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
@@ -308,3 +325,25 @@ def test_resnet_depths_quotes_the_paper_beside_torchvisions_v1_weights_and_the_c
             assert _column(row, "paper, 10-crop").startswith(PAPER_10_CROP[name])
         if name in PAPER_TABLE_4:
             assert _column(row, "paper, table 4") == PAPER_TABLE_4[name]
+
+
+# ---------------------------------------------------------------- the other hooks, as MkDocs loaded them
+def test_an_embedded_section_gets_a_caption_linking_to_its_lines(config: Any) -> None:
+    source = ROOT / "refimpl" / "resnet.py"
+    lines = source.read_text().splitlines()
+    section = re.search(r"\[start:([\w-]+)\]", next(line for line in lines if "--8<-- [start:" in line)).group(1)
+    first = next(i for i, line in enumerate(lines, start=1) if f"[start:{section}]" in line) + 1
+    last = next(i for i, line in enumerate(lines, start=1) if f"[end:{section}]" in line) - 1
+    markdown = f'# Page\n\n=== "Tab"\n\n    ```python\n    --8<-- "refimpl/resnet.py:{section}"\n    ```\n'
+    out = config.hooks["docs/hooks/source_links.py"].on_page_markdown(markdown, _page(config, "page.md"), config, None)
+    caption = f"    Source: [`refimpl/resnet.py`, lines {first}–{last}]("
+    assert out.startswith(markdown) and caption in out, out
+    assert f"/blob/main/refimpl/resnet.py#L{first}-L{last})\n    {{: .source-link }}" in out
+
+
+def test_a_notebook_page_links_its_source_and_its_stored_run(config: Any) -> None:
+    hook = config.hooks["docs/hooks/notebook_links.py"]
+    assert hook.ipynb_uri("notebooks/quick_tour.py") == "notebooks/quick_tour/quick_tour.ipynb"
+    out = hook.on_page_content("<h1>Tour</h1><p>text</p>", _page(config, "notebooks/quick_tour.py"), config, None)
+    assert out.startswith('<h1>Tour</h1><p class="notebook-links">Source: <a href="https://') and "download>" in out
+    assert hook.on_page_content("<h1>Page</h1>", _page(config, "index.md"), config, None) == "<h1>Page</h1>"

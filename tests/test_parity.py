@@ -23,8 +23,8 @@ from helpers import (
 from torch import nn
 
 from refimpl import get_spec
+from refimpl.modelspec import ModelSpec
 from refimpl.tools.inspection import count_parameters, model_cost
-from refimpl.tools.modelspec import ModelSpec
 from refimpl.tools.verify import randomize_batch_norms
 
 
@@ -76,13 +76,12 @@ def test_reference_weights_load_strictly_and_compute_the_same_function(name: str
     with torch.device("meta"):  # no initialisation to overwrite: the reference's weights are loaded in its place
         model = spec.builder()
     state_dict = {key: value.clone() for key, value in reference.state_dict().items()}  # no shared BN statistics
-    if spec.adapt_state_dict is not None:  # the model file's checkpoint adapter, as the weights loader applies it
-        state_dict = spec.adapt_state_dict(state_dict)
-    model.load_state_dict(state_dict, strict=True, assign=True)  # every key and every shape
+    # through the model file's checkpoint adapter, as the weights loader applies it
+    model.load_state_dict(spec.adapt(state_dict), strict=True, assign=True)  # every key and every shape
     assert not [key for key, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     size = imagenet_or_own_size(spec)
     exact = spec.reference.exact
-    assert_same_function(reference, model, torch.randn(2, 3, size, size), spec.adapt_state_dict, exact)
+    assert_same_function(reference, model, torch.randn(2, 3, size, size), spec.adapt, exact)
 
 
 @pytest.mark.parametrize("name", TORCHVISION_REFERENCE_MODELS)

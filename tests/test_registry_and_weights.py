@@ -14,7 +14,7 @@ import timm
 import timm.data
 import torch
 import torchvision
-from helpers import HUB_WEIGHTS_MODELS, ROUNDING, TORCHVISION_REFERENCE_MODELS, RunsCode
+from helpers import HUB_WEIGHTS_MODELS, TORCHVISION_REFERENCE_MODELS, RunsCode
 from PIL import Image
 from timm.models import get_pretrained_cfg
 from torch import nn
@@ -22,7 +22,7 @@ from torch import nn
 import refimpl
 from refimpl import create_model, get_spec, list_models, preprocessing
 from refimpl.specs import SPECS
-from refimpl.tools.verify import randomize_batch_norms
+from refimpl.tools.verify import RTOL, randomize_batch_norms
 from refimpl.tools.weights import (
     BadCheckpointError,
     WeightsUnavailableError,
@@ -253,7 +253,7 @@ def test_a_cached_hub_checkpoint_loads_and_gives_timms_outputs(name: str, cache_
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         expected = reference(x)
-        tolerance = 0.0 if spec.reference.exact else ROUNDING * expected.abs().max().item()
+        tolerance = 0.0 if spec.reference.exact else RTOL * expected.abs().max().item()
         torch.testing.assert_close(model(x), expected, rtol=0, atol=tolerance)
     assert model.preprocessing == next(iter(spec.hub_weights.values()))  # the default checkpoint's
 

@@ -32,8 +32,7 @@ import torch
 from _common import digits_test_images, plot_style, seed_everything, show, train_on_digits
 from IPython.display import Markdown
 
-from refimpl.resnet import CifarResNet
-from refimpl.senet import SEBasicBlock, record_gates
+from refimpl.senet import record_gates, se_resnet_cifar
 from refimpl.tools.inspection import model_cost
 
 plot_style()
@@ -54,7 +53,7 @@ images, labels = digits_test_images(size=8)
 models, accuracy = {}, {}
 for seed in SEEDS:
     seed_everything(seed)
-    models[seed] = CifarResNet(20, block=SEBasicBlock, block_args={"reduction": 4})
+    models[seed] = se_resnet_cifar(depth=20, reduction=4)
     history = train_on_digits(models[seed], EPOCHS, 0.1, 64, seed, size=8, max_steps=MAX_STEPS)
     accuracy[seed] = history.test_accuracy[-1]
 print("test accuracy: " + ", ".join(f"seed {s}: {a:.1%}" for s, a in accuracy.items()))

@@ -40,8 +40,8 @@ from _common import DEVICE, band, digits_loaders, plot_style, seed_everything, s
 from IPython.display import Markdown
 from torch import nn
 
-from refimpl.preact_resnet import PreActBasicBlock, PreActCifarResNet
-from refimpl.resnet import BasicBlock, CifarResNet, PadShortcut, PlainBlock
+from refimpl.preact_resnet import PreActBasicBlock, preact_resnet_cifar
+from refimpl.resnet import BasicBlock, PlainBlock, resnet_cifar
 from refimpl.tools.data import make_loaders
 from refimpl.tools.train import Recipe
 
@@ -70,11 +70,9 @@ plot_style()
 # %%
 DEPTHS = (20, 56, 110)
 NETWORKS = {
-    "ResNet": lambda depth: CifarResNet(depth, block=BasicBlock),
-    "pre-activation": lambda depth: PreActCifarResNet(
-        depth, block=PreActBasicBlock, shortcut=PadShortcut, zero_init_residual=False
-    ),
-    "plain": lambda depth: CifarResNet(depth, block=PlainBlock),
+    "ResNet": lambda depth: resnet_cifar(depth=depth, block=BasicBlock),
+    "pre-activation": lambda depth: preact_resnet_cifar(depth=depth, block=PreActBasicBlock, zero_init_residual=False),
+    "plain": lambda depth: resnet_cifar(depth=depth, block=PlainBlock),
 }
 COLORS = {"ResNet": "tab:blue", "pre-activation": "tab:green", "plain": "tab:orange"}
 train_loader, _ = digits_loaders(batch_size=64, size=16, seed=0)
@@ -213,7 +211,7 @@ runs = {}  # (name, seed) -> the metrics of every epoch
 for name, (depth, block) in TRAINED.items():
     for seed in SEEDS:
         seed_everything(seed)
-        model = CifarResNet(depth, block=block)
+        model = resnet_cifar(depth=depth, block=block)
         if DATA_ROOT is None:  # digits at 16x16
             data = digits_loaders(batch_size=64, size=16, seed=seed)
         else:  # CIFAR-10 at 32x32

@@ -49,7 +49,7 @@ from _common import digits_loaders, plot_style, seed_everything, show, train_on_
 from IPython.display import Markdown
 from torch import nn
 
-from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock
+from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock, resnet_cifar
 from refimpl.tools.train import evaluate
 
 plot_style()
@@ -66,7 +66,7 @@ trained = {}
 for name, (depth, block) in NETWORKS.items():
     for seed in SEEDS:
         seed_everything(seed)
-        trained[name, seed] = CifarResNet(depth, block=block)
+        trained[name, seed] = resnet_cifar(depth=depth, block=block)
         train_on_digits(trained[name, seed], EPOCHS, 0.1, 64, seed, size=8, label_smoothing=0, max_steps=MAX_STEPS)
 
 # %% [markdown]

@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchinfo import ModelStatistics
 from torchinfo import summary as torchinfo_summary
 
-from refimpl.tools.modelspec import ModelSpec
+from refimpl.modelspec import ModelSpec
 from refimpl.tools.registry import get_spec, list_models
 from refimpl.tools.weights import available_weights
 
@@ -38,7 +38,7 @@ __all__ = [
     "model_cost",
     "model_zoo_table",
     "summary",
-    "torchvision_top1",
+    "torchvision_accuracy",
     "zoo_rows",
 ]
 
@@ -110,23 +110,30 @@ def summary(
     )
 
 
-def torchvision_top1(spec: ModelSpec) -> dict[str, float]:
-    """ImageNet-1K top-1 accuracy (%) of each checkpoint torchvision publishes for the model.
+def torchvision_accuracy(spec: ModelSpec, top: int = 1) -> dict[str, float]:
+    """ImageNet-1K top-1 (or top-5) accuracy (%) of each checkpoint torchvision publishes for the model.
 
     Read from torchvision's weights metadata, so it is what the installed
     torchvision says; empty for a model whose reference is not torchvision's.
 
     Args:
         spec: the model's declaration.
+        top: 1 for top-1 accuracy, 5 for top-5.
 
     Returns:
-        Checkpoint name (``"IMAGENET1K_V1"``, ``"IMAGENET1K_V2"``) -> top-1 in %.
+        Checkpoint name (``"IMAGENET1K_V1"``, ``"IMAGENET1K_V2"``) -> accuracy in %.
+
+    Raises:
+        ValueError: ``top`` is neither 1 nor 5 (torchvision publishes no other).
     """
+    if top not in (1, 5):
+        raise ValueError(f"torchvision publishes top-1 and top-5 accuracy, not top-{top}")
     if spec.reference.source != "torchvision":
         return {}
     from torchvision.models import get_model_weights
 
-    return {w.name: w.meta["_metrics"]["ImageNet-1K"]["acc@1"] for w in get_model_weights(spec.reference.name)}
+    metric = f"acc@{top}"
+    return {w.name: w.meta["_metrics"]["ImageNet-1K"][metric] for w in get_model_weights(spec.reference.name)}
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ class ZooRow:
         params: exact parameter count.
         macs: multiply-accumulates of one image at ``spec.input_size``.
         weights: the tags of its published checkpoints (empty when there are none).
-        top1: torchvision checkpoint -> its published ImageNet-1K top-1 (%), see ``torchvision_top1``.
+        top1: torchvision checkpoint -> its published ImageNet-1K top-1 (%), see ``torchvision_accuracy``.
     """
 
     spec: ModelSpec
@@ -168,7 +175,7 @@ def zoo_rows(names: Iterable[str] | None = None) -> list[ZooRow]:
     for name in list_models() if names is None else names:
         spec = get_spec(name)
         params, macs = model_cost(name)
-        rows.append(ZooRow(spec, params, macs, tuple(available_weights(spec)), torchvision_top1(spec)))
+        rows.append(ZooRow(spec, params, macs, tuple(available_weights(spec)), torchvision_accuracy(spec)))
     return rows
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from torch import nn
 
+from refimpl.modelspec import ModelSpec, Preprocessing
 from refimpl.specs import SPECS
-from refimpl.tools.modelspec import ModelSpec, Preprocessing
 
 __all__ = ["create_model", "get_spec", "list_models", "preprocessing"]
 
@@ -56,14 +56,6 @@ def preprocessing(name: str, weights: str = "DEFAULT") -> Preprocessing:
     from refimpl.tools.weights import checkpoint_preprocessing
 
     return checkpoint_preprocessing(get_spec(name), weights)
-
-
-def _replace_classifier(model: nn.Module, spec: ModelSpec, num_classes: int) -> None:
-    """A fresh ``nn.Linear`` head for ``num_classes`` classes in place of the checkpoint's."""
-    old = getattr(model, spec.classifier)
-    head = nn.Linear(old.in_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
-    nn.init.zeros_(head.bias)  # the networks' own initialisation of a linear layer's bias
-    setattr(model, spec.classifier, head)
 
 
 def _check_num_classes(num_classes: object) -> None:
@@ -148,6 +140,6 @@ def create_model(name: str, weights: str | None = None, **kwargs: Any) -> nn.Mod
     model = spec.builder(**kwargs)
     load_pretrained(model, spec, weights)
     if num_classes != spec.num_classes:
-        _replace_classifier(model, spec, num_classes)
+        model.reset_classifier(num_classes)  # a fresh head; the rest keeps the checkpoint's weights
     model.preprocessing = prep
     return model

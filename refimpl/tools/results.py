@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torchvision
 
 from refimpl.tools.files import atomic_open
 
@@ -51,13 +52,8 @@ def machine(device: torch.device | str = "cpu") -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
     }
-    try:
-        import torchvision
-
-        info["torchvision"] = torchvision.__version__
-    except ImportError:  # pragma: no cover - torchvision is a dependency
-        pass
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from refimpl.modelspec import ModelSpec, Reference
+from refimpl.tools.errors import first_line
 from refimpl.tools.inspection import count_parameters
-from refimpl.tools.modelspec import ModelSpec, Reference
 from refimpl.tools.registry import get_spec
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
     "verify",
 ]
 
-#: outputs may differ by this much relative to their scale (they are equal in practice)
+#: the largest output difference accepted, relative to the outputs' scale: a reference that runs other kernels
+#: (``Reference.exact`` false) differs by float32 rounding, about 1e-6; the others agree bit for bit
 RTOL = 1e-5
 
 
@@ -59,11 +61,6 @@ class Verification:
     max_abs_diff: float | None
     status: str
     detail: str = ""
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def paper_params_match(params: int, paper: str) -> bool:
@@ -151,10 +148,7 @@ def verify(name: str | ModelSpec, image_size: int | None = None, batch_size: int
         return Verification(name, str(ref), params, f"{ref_params:,}", None, "FAIL", "parameter counts differ")
     if not ref.compare_outputs:  # no output comparison was made, and the result must not suggest one
         return Verification(name, str(ref), params, f"{ref_params:,}", None, "ok", "parameter count only")
-    state_dict = reference.state_dict()
-    ours.load_state_dict(
-        state_dict if spec.adapt_state_dict is None else spec.adapt_state_dict(state_dict), strict=True
-    )
+    ours.load_state_dict(spec.adapt(reference.state_dict()), strict=True)
 
     size = image_size or spec.input_size
     worst, scale = 0.0, 0.0
@@ -166,12 +160,12 @@ def verify(name: str | ModelSpec, image_size: int | None = None, batch_size: int
                 x = torch.randn(batch_size, 3, size, size)
                 expected = reference(x)
             except (RuntimeError, ValueError) as err:
-                detail = f"image size {size} does not fit: {_first_line(err)}"
+                detail = f"image size {size} does not fit: {first_line(err)}"
                 return Verification(name, str(ref), params, f"{ref_params:,}", None, "unfit", detail)
             try:
                 actual = ours(x)
             except (RuntimeError, ValueError) as err:  # the reference runs, so ours must
-                detail = f"raised {type(err).__name__} where the reference runs: {_first_line(err)}"
+                detail = f"raised {type(err).__name__} where the reference runs: {first_line(err)}"
                 return Verification(name, str(ref), params, f"{ref_params:,}", None, "FAIL", detail)
         worst = max(worst, (expected - actual).abs().max().item())
         scale = max(scale, expected.abs().max().item())

@@ -46,7 +46,8 @@ import torch
 from torch import nn
 from torchvision.models import WeightsEnum, get_model_weights
 
-from refimpl.tools.modelspec import ModelSpec, Preprocessing
+from refimpl.modelspec import ModelSpec, Preprocessing
+from refimpl.tools.errors import first_sentence
 
 __all__ = [
     "BadCheckpointError",
@@ -194,13 +195,6 @@ def expected_hash(entry: WeightsEnum | HubWeights) -> str | None:
     return (match.group(1) or None) if match else None
 
 
-def _first_sentence(err: BaseException) -> str:
-    """``err`` in one short line: its type and first sentence (PyTorch's load errors run to paragraphs)."""
-    text = " ".join(str(err).split()).split(". ")[0]
-    text = text if len(text) <= 120 else text[:117] + "..."
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
 def _download(entry: WeightsEnum | HubWeights, what: str, path: str, progress: bool) -> None:
     """Download ``entry`` to ``path``, as ``torch.hub`` does: to a temporary file, moved there once its hash checks.
 
@@ -214,7 +208,7 @@ def _download(entry: WeightsEnum | HubWeights, what: str, path: str, progress: b
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a hash mismatch a RuntimeError
         raise WeightsUnavailableError(
             f"cannot load {what}: {path} is not cached and downloading {entry.url} failed "
-            f"({_first_sentence(err)}); download that file where you have network access and put it at {path} "
+            f"({first_sentence(err)}); download that file where you have network access and put it at {path} "
             "(set TORCH_HOME to use another cache folder)"
         ) from err
 
@@ -246,7 +240,7 @@ def _read_checkpoint(entry: WeightsEnum | HubWeights, what: str, progress: bool 
         with open(path, "rb") as file:  # hashed before anything is unpickled: a replaced file is never read
             digest = hashlib.file_digest(file, "sha256").hexdigest() if prefix else None
     except OSError as err:  # a folder, or no permission
-        raise refuse(f"cannot be read ({_first_sentence(err)})") from err
+        raise refuse(f"cannot be read ({first_sentence(err)})") from err
     if size == 0:
         raise refuse("is empty")
     if prefix and digest and not digest.startswith(prefix):
@@ -254,7 +248,7 @@ def _read_checkpoint(entry: WeightsEnum | HubWeights, what: str, progress: bool 
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a damaged file fails in torch.load with any of a dozen types (KeyError on garbage)
-        raise refuse(f"cannot be read as a checkpoint of tensors ({_first_sentence(err)})") from err
+        raise refuse(f"cannot be read as a checkpoint of tensors ({first_sentence(err)})") from err
     if not isinstance(state_dict, dict):
         raise refuse(f"holds a {type(state_dict).__name__}, not a state dict")
     for key, value in state_dict.items():
@@ -279,7 +273,7 @@ def load_state_dict(spec: ModelSpec, weights: str) -> dict[str, Any]:
     """
     entry = resolve_weights(spec, weights)
     state_dict = _read_checkpoint(entry, f"{entry} for {spec.name}")
-    return state_dict if spec.adapt_state_dict is None else spec.adapt_state_dict(state_dict)
+    return spec.adapt(state_dict)
 
 
 def _listed(keys: list[str]) -> str:

@@ -203,3 +203,7 @@ class ModelSpec:
     small_input: bool = False
     hub_weights: Mapping[str, Preprocessing] = field(default_factory=dict)
     adapt_state_dict: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def adapt(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """``state_dict``, a checkpoint's or the reference's, in the model's names: ``adapt_state_dict`` applied."""
+        return state_dict if self.adapt_state_dict is None else self.adapt_state_dict(state_dict)

@@ -1,0 +1,58 @@
+"""Under a notebook page's title: its source on the repository, and its stored run as a ``.ipynb`` to download.
+
+Each notebook page (``docs/notebooks/NAME.py``, rendered by mkdocs-jupyter)
+gets its stored run (``docs/notebooks/runs/NAME.ipynb``, outputs included; see
+``docs/experiments.py``) beside it on the site, and two links under its title:
+the source on the repository and that notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sys
+from pathlib import Path
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for pages.py, however this hook is loaded
+from pages import ROOT, is_notebook, source_base
+
+RUNS = ROOT / "docs" / "notebooks" / "runs"
+
+
+def ipynb_uri(src_uri: str) -> str:
+    """Where a notebook's ``.ipynb`` goes: next to its page, as mkdocs-jupyter's ``include_source`` puts the ``.py``."""
+    path = Path(src_uri)
+    return (path.with_suffix("") / path.with_suffix(".ipynb").name).as_posix()
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Next to each notebook page, its stored run as a ``.ipynb`` to download, outputs included."""
+    for file in list(files):
+        if file.src_uri.endswith(".py") and is_notebook(file.src_uri, config):
+            stored = RUNS / Path(file.src_uri).with_suffix(".ipynb").name
+            if stored.is_file():  # a missing run fails the build when the page is rendered (docs/hooks/notebooks.py)
+                files.append(File.generated(config, ipynb_uri(file.src_uri), abs_src_path=str(stored)))
+    return files
+
+
+def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    """Under a notebook page's title: its source on the repository and the notebook to download."""
+    src = page.file.src_uri
+    if not (src.endswith(".py") and is_notebook(src, config)):
+        return html_
+    notebook = get_relative_url(ipynb_uri(src), page.url)
+    source = f"{source_base(config)}{Path(config.docs_dir).relative_to(ROOT).as_posix()}/{src}"
+    needs = " and <code>_common.py</code>" if "_common" in Path(page.file.abs_src_path).read_text() else ""
+    links = (
+        f'<p class="notebook-links">Source: <a href="{html.escape(source)}"><code>docs/{html.escape(src)}</code></a>'
+        f' · Download: <a href="{html.escape(notebook)}" download><code>{html.escape(Path(notebook).name)}</code></a>'
+        f" (the stored run, outputs included; to run it again it imports <code>refimpl</code>{needs}: run it in <code>docs/notebooks/</code>"
+        " of a clone, after <code>pip install -e .</code>)</p>"
+    )
+    head = re.search(r"</h1>", html_)
+    return html_[: head.end()] + links + html_[head.end() :] if head else links + html_
