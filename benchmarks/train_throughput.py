@@ -12,7 +12,7 @@ Three paths train the same model from the same weights, each in turn per round:
              graph (``refimpl.tools.train.TrainStep``), or ``torch.compile``
              with ``--compile``; on the CPU float32, as (a).
 (c) refimpl at the recommended recipe's batch size (``--recipe-batch-size``,
-             512 by default: ``refimpl.tools.train.CUDA_RECIPE``), otherwise as (b).
+             512 by default: ``refimpl.tools.train.CUDA_BATCH_SIZE``), otherwise as (b).
 
 Each round runs ``--warmup`` steps per path (worker start-up, cuDNN autotuning,
 the graph's recording) and then times ``--max-steps`` steps. The printed ratios
@@ -43,18 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from refimpl.tools.cli import TrainConfig, build_model
 from refimpl.tools.data import make_loaders
 from refimpl.tools.results import write_result
-from refimpl.tools.train import (
-    CUDA_RECIPE,
-    TrainConfig,
-    TrainStep,
-    build_model,
-    fast_settings,
-    make_optimizer,
-    step_settings,
-    train_epoch,
-)
+from refimpl.tools.train import CUDA_BATCH_SIZE, TrainStep, fast_settings, make_optimizer, step_settings, train_epoch
 
 GOALS = {"refimpl": 5.0, "recipe": 10.0}  # (b) / (a) and (c) / (a) on a GPU
 GOAL_PEAK_SHARE = 0.35  # (c)'s share of the dense bfloat16 peak
@@ -96,9 +88,9 @@ def images_per_s(config: TrainConfig, device: torch.device, path: TrainPath, war
         config.dataset,
         path.batch_size,
         device,
-        loader,
-        config.data_root,
-        config.download,
+        loader=loader,
+        root=config.data_root,
+        download=config.download,
         num_workers=config.workers,
         channels_last=memory_format == torch.channels_last,
     )
@@ -107,13 +99,13 @@ def images_per_s(config: TrainConfig, device: torch.device, path: TrainPath, war
             f"error: {config.dataset} has {len(batches)} batches of {path.batch_size}, fewer than "
             "--warmup + --max-steps"
         )
-    optimizer, scheduler = make_optimizer(model, config.recipe(), warmup + steps, fused)
+    optimizer, scheduler = make_optimizer(model, config, warmup + steps, fused)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     step = TrainStep(forward, optimizer, scaler, amp_dtype, config.label_smoothing, cuda_graph)
     stream = iter(batches)  # one iterator: the workers start once, during the warm-up
-    args = (optimizer, scheduler, scaler, amp_dtype, memory_format, config.label_smoothing)
-    train_epoch(forward, stream, warmup, *args, desc=f"{path.name} warm-up", step=step)
-    return train_epoch(forward, stream, steps, *args, desc=f"{path.name} timed", step=step).images_per_s
+    train_epoch(step, stream, warmup, scheduler, memory_format=memory_format, desc=f"{path.name} warm-up")
+    timed = train_epoch(step, stream, steps, scheduler, memory_format=memory_format, desc=f"{path.name} timed")
+    return timed.images_per_s
 
 
 def _describe(device: torch.device, path: TrainPath, config: TrainConfig, workers: int) -> str:
@@ -138,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
     parser.add_argument("--batch-size", type=int, default=64, help="the notes' batch size, paths (a) and (b)")
     parser.add_argument(
-        "--recipe-batch-size", type=int, default=CUDA_RECIPE["batch_size"], help="path (c): the recipe's batch size"
+        "--recipe-batch-size", type=int, default=CUDA_BATCH_SIZE, help="path (c): the recipe's batch size"
     )
     parser.add_argument("--workers", type=int, default=2, help="the notes' DataLoader workers")
     parser.add_argument("--compile", action="store_true", help="torch.compile in paths (b) and (c), not a CUDA graph")

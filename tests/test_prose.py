@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ SUMMARIES = {
     "README.md's title": README.splitlines()[0],
     "refimpl's docstring": (refimpl.__doc__ or "").strip().splitlines()[0],
     "mkdocs.yml's site_description": _site_description(),
+    "pyproject.toml's description": tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["description"],
 }
 
 

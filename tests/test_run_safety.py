@@ -8,6 +8,7 @@ written by ``fit`` resumed by the command. The command's documented exit codes
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -25,19 +26,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from refimpl.tools import cli
-from refimpl.tools import train as train_module
-from refimpl.tools.cli import main
+from refimpl.tools.cli import build_model, main, resolve_config, train
 from refimpl.tools.data import make_loaders
-from refimpl.tools.train import (
-    CheckpointError,
-    Recipe,
-    Stopped,
-    build_model,
-    fit,
-    load_checkpoint,
-    resolve_config,
-    train,
-)
+from refimpl.tools.train import CheckpointError, Recipe, Stopped, fit, fitting, load_checkpoint
+from refimpl.tools.train import checkpoint as checkpoint_module
+from refimpl.tools.train import signals as signals_module
 
 SMOKE = ["--model", "resnet20", "--dataset", "fake", "--batch-size", "16", "--max-steps", "2"]
 SMOKE += ["--device", "cpu", "--workers", "0"]
@@ -76,7 +69,7 @@ def test_a_file_of_the_run_that_is_a_link_is_replaced_not_followed(tmp_path) -> 
     target.write_text("not the run's")
     out.mkdir()
     (out / "metrics.jsonl").symlink_to(target)  # empty for the run: a link to a file it did not write
-    train(train_module.TrainConfig(**_config(out, overwrite=True)))
+    train(cli.TrainConfig(**_config(out, overwrite=True)))
     assert target.read_text() == "not the run's"
     assert not (out / "metrics.jsonl").is_symlink() and len(_rows(out)) == 1
 
@@ -92,7 +85,7 @@ def test_a_dangling_link_as_out_is_one_line(tmp_path, capsys) -> None:
 
 def test_a_folder_named_like_a_temporary_file_is_left_alone(tmp_path) -> None:
     """The clean-up of a killed run's temporary files once crashed on a folder with such a name."""
-    train(train_module.TrainConfig(**_config(tmp_path)))
+    train(cli.TrainConfig(**_config(tmp_path)))
     (tmp_path / ".checkpoint.pt.x.tmp").mkdir()
     (tmp_path / ".checkpoint.pt.x.tmp" / "notes.txt").write_text("mine")
     train(*resolve_config(resume="", out=str(tmp_path), device="cpu", epochs=None))
@@ -176,7 +169,7 @@ def test_every_checkpoint_resumes_through_fit_and_through_the_command(tmp_path) 
     assert _untimed(_rows(by_fit)) == whole
 
     by_train = tmp_path / "by-train"
-    _stopped_after_one_epoch(by_train, lambda: train(train_module.TrainConfig(**_config(by_train, epochs=3))))
+    _stopped_after_one_epoch(by_train, lambda: train(cli.TrainConfig(**_config(by_train, epochs=3))))
     checkpoint = load_checkpoint(by_train / "checkpoint.pt")
     train_history = _fit_smoke(by_train, epochs=3, resume=checkpoint)
     assert len(train_history) == 3 and _untimed(_rows(by_train)) == _untimed(train_history)
@@ -189,18 +182,18 @@ def test_every_checkpoint_resumes_through_fit_and_through_the_command(tmp_path) 
 
 def _stopped_after_one_epoch(folder: Path, run: Callable[[], object]) -> None:
     """Run ``run`` until its first epoch is saved, then stop it as Ctrl-C would."""
-    save = train_module._save_epoch
+    save = fitting._save_epoch
 
     def save_then_stop(*args: object, **kwargs: object) -> None:
         save(*args, **kwargs)
         raise KeyboardInterrupt
 
-    train_module._save_epoch = save_then_stop
+    fitting._save_epoch = save_then_stop
     try:
         with pytest.raises(KeyboardInterrupt):
             run()
     finally:
-        train_module._save_epoch = save
+        fitting._save_epoch = save
     assert load_checkpoint(folder / "checkpoint.pt")["epoch"] == 1
 
 
@@ -228,14 +221,14 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_checkpoint(tmp
     """torch.save reports a failed write as a RuntimeError, which once escaped as a traceback with exit 1."""
     assert main(["train", *SMOKE, "--epochs", "2", "--out", str(tmp_path)]) == 0
     before = (tmp_path / "checkpoint.pt").read_bytes()
-    real = train_module.atomic_open
+    real = checkpoint_module.atomic_open
 
-    @train_module.contextlib.contextmanager
+    @contextlib.contextmanager
     def filling(path: Path, mode: str = "w") -> object:
         with real(path, mode) as f:
             yield _FullDisk(f, room=10_000) if mode == "wb" else f
 
-    monkeypatch.setattr(train_module, "atomic_open", filling)
+    monkeypatch.setattr(checkpoint_module, "atomic_open", filling)
     capsys.readouterr()
     assert main(["train", *SMOKE, "--epochs", "2", "--out", str(tmp_path), "--overwrite"]) == 2
     checkpoint = tmp_path / "checkpoint.pt"
@@ -249,15 +242,15 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_checkpoint(tmp
 
 def test_an_overwrite_cut_between_its_two_writes_never_mixes_two_runs(tmp_path, monkeypatch) -> None:
     """The new run's checkpoint beside the old run's metrics.jsonl, which --overwrite once left without a word."""
-    train(train_module.TrainConfig(**_config(tmp_path, epochs=2)))
+    train(cli.TrainConfig(**_config(tmp_path, epochs=2)))
     old = _rows(tmp_path)
 
     def killed(*args: object, **kwargs: object) -> None:
         raise SystemExit(137)  # as if killed between the checkpoint and the metrics
 
-    monkeypatch.setattr(train_module, "_write_metrics", killed)
+    monkeypatch.setattr(fitting, "write_metrics", killed)
     with pytest.raises(SystemExit):
-        train(train_module.TrainConfig(**_config(tmp_path, epochs=2, seed=1, overwrite=True)))
+        train(cli.TrainConfig(**_config(tmp_path, epochs=2, seed=1, overwrite=True)))
     new = load_checkpoint(tmp_path / "checkpoint.pt")
     assert new["config"]["seed"] == 1 and new["epoch"] == 1
     assert not (tmp_path / "metrics.jsonl").exists()  # the old run's metrics went before the new checkpoint came
@@ -289,7 +282,7 @@ def test_an_unknown_data_set_is_one_line() -> None:
 
 
 def test_a_signal_during_a_save_waits_for_both_files() -> None:
-    signals = train_module._StopSignals()
+    signals = signals_module._StopSignals()
     written = []
     with pytest.raises(Stopped) as stopped, signals.hold():
         signals.handler(signal.SIGTERM, None)  # arrives between the checkpoint and the metrics
@@ -310,7 +303,7 @@ def sigterm_at_evaluation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("Python delivers signals to the main thread only")
     before = signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    evaluate = train_module.evaluate
+    evaluate = fitting.evaluate
 
     def send(epoch: int) -> None:
         calls = []
@@ -321,7 +314,7 @@ def sigterm_at_evaluation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
                 os.kill(os.getpid(), signal.SIGTERM)
             return evaluate(*args, **kwargs)
 
-        monkeypatch.setattr(train_module, "evaluate", evaluating)
+        monkeypatch.setattr(fitting, "evaluate", evaluating)
 
     yield send
     signal.signal(signal.SIGTERM, before)
@@ -342,13 +335,13 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, sigterm_at_evaluation, cap
 def test_sigterm_during_a_save_stops_after_it(tmp_path, sigterm_at_evaluation, monkeypatch, capsys) -> None:
     """The signal waits for the metrics after the checkpoint, and the message names the epoch they hold."""
     sigterm_at_evaluation(0)  # SIGTERM's default set; no signal at evaluation
-    write = train_module._write_metrics
+    write = fitting.write_metrics
 
     def killed_between(*args: object) -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # after the checkpoint, before the metrics
         write(*args)
 
-    monkeypatch.setattr(train_module, "_write_metrics", killed_between)
+    monkeypatch.setattr(fitting, "write_metrics", killed_between)
     assert main(["train", *SMOKE, "--epochs", "3", "--out", str(tmp_path)]) == 143
     assert "terminated (SIGTERM) after epoch 1 of 3 (epoch 2 starts over)" in capsys.readouterr().err
     assert len(_rows(tmp_path)) == load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 1

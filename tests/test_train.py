@@ -19,21 +19,20 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from refimpl.tools import cli
 from refimpl.tools import train as train_module
-from refimpl.tools.cli import main
+from refimpl.tools.cli import TrainConfig, build_model, main, resolve_config, train
 from refimpl.tools.data import make_loaders
 from refimpl.tools.registry import get_spec
 from refimpl.tools.train import (
     CheckpointError,
     Recipe,
     RunFolderError,
-    TrainConfig,
     TrainStep,
-    build_model,
     fit,
+    fitting,
     make_optimizer,
-    resolve_config,
-    train,
+    run_folder,
 )
 
 TIMING = {"images_per_s", "seconds"}  # the only metrics that may differ between identical runs
@@ -80,12 +79,12 @@ def test_an_interrupted_run_resumes_exactly(tmp_path, monkeypatch, loader: str) 
             raise KeyboardInterrupt
         return evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "evaluate", killed_in_epoch_2)
+    monkeypatch.setattr(fitting, "evaluate", killed_in_epoch_2)
     out = tmp_path / "parts"
     with pytest.raises(KeyboardInterrupt):
         train(smoke(out, epochs=3, loader=loader))
     assert [row["epoch"] for row in metrics(out)] == [1]
-    monkeypatch.setattr(train_module, "evaluate", evaluate)
+    monkeypatch.setattr(fitting, "evaluate", evaluate)
     torch.manual_seed(123)  # a resumed run must not depend on the state it starts in
     resumed = train(*resolve_config(resume="", out=str(out), device="cpu"))
 
@@ -106,33 +105,9 @@ def test_a_resumed_run_reads_its_checkpoint_once(tmp_path, monkeypatch) -> None:
         paths.append(path)
         return load(path)
 
-    monkeypatch.setattr(train_module, "load_checkpoint", counted)
+    monkeypatch.setattr(cli, "load_checkpoint", counted)
     assert main(["train", "--resume", "--out", str(tmp_path), "--device", "cpu"]) == 0
     assert paths == [tmp_path / "checkpoint.pt"]
-
-
-def test_a_checkpoint_naming_the_old_gpu_loader_still_resumes(tmp_path, monkeypatch) -> None:
-    evaluate = train_module.evaluate
-    calls = []
-
-    def killed_in_epoch_2(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "evaluate", killed_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        train(smoke(tmp_path, epochs=3))
-    monkeypatch.setattr(train_module, "evaluate", evaluate)
-    path = tmp_path / "checkpoint.pt"
-    state = torch.load(path, weights_only=True)
-    assert state["epoch"] == 1 and state["config"]["loader"] == "device"
-    torch.save({**state, "config": {**state["config"], "loader": "gpu"}}, path)  # as written before the rename
-    config, checkpoint = resolve_config(resume="", out=str(tmp_path), device="cpu")
-    assert config.loader == "device" and checkpoint["config"]["loader"] == "device"
-    assert train(config, checkpoint)["epoch"] == 3
-    assert torch.load(path, weights_only=True)["config"]["loader"] == "device"
 
 
 def test_resume_refuses_a_different_recipe(tmp_path) -> None:
@@ -155,7 +130,7 @@ class _NanAtStep(nn.Module):
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(train_module, "build_model", lambda *a: _NanAtStep(build_model(*a), step=5))
+    monkeypatch.setattr(cli, "build_model", lambda *a: _NanAtStep(build_model(*a), step=5))
     args = ["train", "--model", "resnet20", "--dataset", "fake", "--epochs", "3", "--batch-size", "16"]
     assert main([*args, "--max-steps", "3", "--device", "cpu", "--workers", "0", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]  # the progress bars come before
@@ -187,7 +162,7 @@ def test_a_type_error_inside_a_builder_is_not_taken_for_a_missing_option(monkeyp
         raise TypeError("boom")
 
     spec = dataclasses.replace(get_spec("resnet18"), builder=broken)
-    monkeypatch.setattr(train_module, "get_spec", lambda name: spec)
+    monkeypatch.setattr(cli, "get_spec", lambda name: spec)
     with pytest.raises(TypeError, match="boom"):
         build_model("resnet18", small_input=True)
 
@@ -513,15 +488,15 @@ def test_overwrite_replaces_a_run_only_once_its_first_epoch_is_written(tmp_path,
     args = ["train", *SMOKE, "--epochs", "1", "--out", str(tmp_path)]
     assert main(args) == 0
     before = _files(tmp_path)
-    build = train_module.build_model
-    monkeypatch.setattr(train_module, "build_model", lambda *a: _NanAtStep(build(*a), step=1))
+    build = cli.build_model
+    monkeypatch.setattr(cli, "build_model", lambda *a: _NanAtStep(build(*a), step=1))
     capsys.readouterr()
     assert main([*args, "--overwrite"]) == 1  # a new run that fails at its first step
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("python -m refimpl: error: the loss is nan at step 1 (epoch 1); training stopped;"), err
     assert err.endswith(f"last good checkpoint: none (no epoch finished; {tmp_path} still holds the earlier run)")
     assert _files(tmp_path) == before  # metrics.jsonl not emptied, checkpoint.pt not replaced
-    monkeypatch.setattr(train_module, "build_model", build)
+    monkeypatch.setattr(cli, "build_model", build)
     assert main([*args, "--overwrite", "--seed", "1"]) == 0
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["config"]["seed"] == 1
     assert metrics(tmp_path)[0]["train_loss"] != _strict(before["metrics.jsonl"].decode())["train_loss"]
@@ -633,7 +608,7 @@ class _DivergesQuietly(nn.Module):
     ],
 )
 def test_a_diverged_epoch_is_never_saved(tmp_path, monkeypatch, capsys, what: str, found: str) -> None:
-    monkeypatch.setattr(train_module, "build_model", lambda *a: _DivergesQuietly(build_model(*a), 5, what))
+    monkeypatch.setattr(cli, "build_model", lambda *a: _DivergesQuietly(build_model(*a), 5, what))
     assert main(["train", *SMOKE, "--epochs", "3", "--max-steps", "3", "--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"python -m refimpl: error: {found} after step 6 (epoch 2); training stopped; "
@@ -647,7 +622,7 @@ def test_a_diverged_epoch_is_never_saved(tmp_path, monkeypatch, capsys, what: st
 
 def test_metrics_are_strict_json_with_non_finite_numbers_as_null(tmp_path) -> None:
     row = {"epoch": 1, "train_loss": 2.5, "test_loss": float("nan"), "images_per_s": float("inf")}
-    train_module._write_metrics(tmp_path / "metrics.jsonl", [row])
+    run_folder.write_metrics(tmp_path / "metrics.jsonl", [row])
     (line,) = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert _strict(line) == {
         "epoch": 1,
@@ -793,7 +768,7 @@ def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(tmp_path, monkeypatch,
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "evaluate", interrupted)
+    monkeypatch.setattr(fitting, "evaluate", interrupted)
     try:
         code = main(["train", *SMOKE, "--epochs", "3", "--out", str(tmp_path / "runs" / "new")])
     except KeyboardInterrupt:  # not caught: the traceback the user would see
@@ -809,7 +784,7 @@ def test_out_of_memory_names_the_batch_size(tmp_path, monkeypatch, capsys) -> No
     def out_of_memory(*args: object, **kwargs: object) -> None:
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(train_module, "train_epoch", out_of_memory)
+    monkeypatch.setattr(fitting, "train_epoch", out_of_memory)
     assert main(["train", *SMOKE, "--epochs", "1", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         "python -m refimpl: error: out of memory at --batch-size 16; try a smaller --batch-size\n"

@@ -49,7 +49,7 @@ from _common import digits_loaders, plot_style, seed_everything, show, train_on_
 from IPython.display import Markdown
 from torch import nn
 
-from refimpl.resnet import BasicBlock, CifarResNet, PlainBlock, resnet_cifar
+from refimpl.resnet import BasicBlock, CifarResNet, PadShortcut, PlainBlock, resnet_cifar
 from refimpl.tools.train import evaluate
 
 plot_style()
@@ -84,6 +84,21 @@ def blocks(model: CifarResNet) -> list[tuple[str, nn.Module]]:
     return [(f"{name}.{i}", b) for name in ("layer1", "layer2", "layer3") for i, b in enumerate(getattr(model, name))]
 
 
+def reshapes(block: nn.Module) -> bool:
+    """Whether the block changes the resolution (the first of layer2 and layer3)."""
+    return block.conv1.stride != (1, 1)
+
+
+def left_behind(block: nn.Module) -> nn.Module:
+    """What deleting the block leaves: its shortcut. A plain block has none, so where it reshapes it leaves the
+    parameter-free option A (subsample, pad with zeros), the least a deletion can leave and still fit."""
+    if block.downsample is not None:
+        return block.downsample
+    if reshapes(block):
+        return PadShortcut(block.conv1.in_channels, block.conv2.out_channels, block.conv1.stride[0])
+    return nn.Identity()
+
+
 def accuracy_without(model: CifarResNet, index: int | None = None) -> float:
     """Test accuracy of ``model`` with its ``index``-th block replaced by its shortcut (``None``: intact).
 
@@ -94,7 +109,7 @@ def accuracy_without(model: CifarResNet, index: int | None = None) -> float:
     name, block = blocks(model)[index]
     stage, i = name.split(".")
     layer = getattr(model, stage)
-    layer[int(i)] = block.downsample if block.downsample is not None else nn.Identity()
+    layer[int(i)] = left_behind(block)
     try:
         return evaluate(model, test_loader, len(test_loader))[1]
     finally:
@@ -102,7 +117,7 @@ def accuracy_without(model: CifarResNet, index: int | None = None) -> float:
 
 
 names = {n: [b for b, _ in blocks(trained[n, SEEDS[0]])] for n in NETWORKS}
-reshaping = {n: np.array([b.downsample is not None for _, b in blocks(trained[n, SEEDS[0]])]) for n in NETWORKS}
+reshaping = {n: np.array([reshapes(b) for _, b in blocks(trained[n, SEEDS[0]])]) for n in NETWORKS}
 full = {n: np.array([accuracy_without(trained[n, s]) for s in SEEDS]) for n in NETWORKS}  # (seeds,)
 deleted = {  # (seeds, blocks)
     n: np.array([[accuracy_without(trained[n, s], i) for i in range(len(names[n]))] for s in SEEDS]) for n in NETWORKS

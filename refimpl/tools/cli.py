@@ -1,5 +1,10 @@
 """``python -m refimpl``: list the models, print a summary, verify against the references, train.
 
+The ``train`` command's run is here too, for Python: ``TrainConfig`` (its
+flags: a ``Recipe`` and what builds the model, the data and the device),
+``resolve_config`` (the flags and a resumed run's checkpoint) and ``train``,
+which builds them and trains through ``refimpl.tools.train.run_training``.
+
 Exit codes: 0 success, 1 a verification failed or training diverged, 2 bad arguments, an unknown
 model, a model that does not fit the image size, missing or unreadable data, an unusable checkpoint
 or run folder (also one that cannot be written, a full disk), 130 training interrupted (Ctrl-C), 143
@@ -20,11 +25,41 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from refimpl.tools.registry import get_spec, list_models
+import torch
+from torch import nn
 
-__all__ = ["build_parser", "console", "main"]
+from refimpl.tools.data import DATASETS, NUM_CLASSES, DataUnavailableError, make_loaders
+from refimpl.tools.errors import first_line
+from refimpl.tools.registry import get_spec, list_models
+from refimpl.tools.train import (
+    CHECKPOINT,
+    MAX_LR,
+    METRICS,
+    RULES,
+    CheckpointError,
+    NonFiniteLossError,
+    Recipe,
+    Rule,
+    RunFolderError,
+    TrainingInterrupted,
+    describe_device,
+    fast_settings,
+    load_checkpoint,
+    open_run_folder,
+    resolve_device,
+    run_training,
+    step_settings,
+    stop_on_signals,
+)
+from refimpl.tools.train.checkpoint import check_kept
+from refimpl.tools.train.fitting import seed_all
+from refimpl.tools.train.settings import KEPT_ON_RESUME, POSITIVE
+
+__all__ = ["TrainConfig", "build_model", "build_parser", "console", "main", "resolve_config", "train"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,33 +69,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _bounded(kind: Callable[[str], Any], accepts: Callable[[Any], bool], what: str) -> Callable[[str], Any]:
-    """An argparse type: ``kind(text)`` where ``accepts`` it, else a one-line error naming ``what``."""
+def _argument(rule: Rule) -> Callable[[str], Any]:
+    """An argparse type: the text as ``rule.kind`` where ``rule`` accepts it, else a one-line error.
+
+    The same rules check ``TrainConfig`` and a checkpoint's settings (``refimpl.tools.train.RULES``).
+    """
 
     def parse(text: str) -> Any:
         try:
-            value = kind(text)
+            value = rule.kind(text)
         except ValueError:
             value = None
-        if value is None or not accepts(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        if value is None or rule.problem(value) is not None:
+            raise argparse.ArgumentTypeError(f"expected {rule.what}, got {text!r}")
         return value
 
     return parse
 
 
-_positive = _bounded(int, lambda v: v >= 1, "a positive integer")
-
-
-def _setting(name: str) -> Callable[[str], Any]:
-    """An argparse type for the training setting ``name``, by its rule in ``refimpl.tools.train.RULES``.
-
-    The same rule checks the setting in ``TrainConfig`` and in a checkpoint.
-    """
-    from refimpl.tools.train import RULES
-
-    rule = RULES[name]
-    return _bounded(rule.kind, lambda v: rule.problem(v) is None, rule.what)
+_positive = _argument(POSITIVE)
 
 
 def _table(rows: list[list[str]], right: set[int] = frozenset()) -> str:
@@ -88,7 +115,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         stats = summary(model, (args.batch_size, *input_size), depth=args.depth)
     except RuntimeError as err:  # torchinfo wraps the model's own error
         cause = err.__cause__ or err
-        reason = str(cause).splitlines()[0]
+        reason = first_line(cause)
         if isinstance(cause, MemoryError) or "out of memory" in reason or "can't allocate memory" in reason:
             message = f"out of memory for a batch of {args.batch_size} at {input_size}; lower --batch-size"
         else:
@@ -126,6 +153,216 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 2 if unfit else 0
 
 
+@dataclass(frozen=True)
+class TrainConfig(Recipe):
+    """Everything a run of ``python -m refimpl train`` needs: a ``Recipe``, and the flags that build the rest.
+
+    Args:
+        model: a name from ``list_models()``.
+        small_input: give a model built for 224x224 images the 3x3 stem for 32x32 ones.
+        dataset: ``"cifar10"``, ``"digits"`` or ``"fake"``.
+        data_root: the folder that holds ``cifar-10-batches-py/``.
+        download: fetch CIFAR-10 if it is missing.
+        batch_size: images per step, at least 2 (batch normalisation needs two).
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        out: folder for ``metrics.jsonl`` and ``checkpoint.pt``; ``None`` gives
+            ``runs/MODEL-DATASET``. A folder that holds a run is refused unless
+            the run is resumed or ``overwrite`` is set.
+        resume: a checkpoint to continue from; ``""`` means ``OUT/checkpoint.pt``.
+        overwrite: start over in a folder that holds another run; its files
+            stay until this run's first epoch replaces them.
+        compile: wrap the model in ``torch.compile``.
+        loader: ``"device"`` (``DeviceLoader``: the data set kept and augmented
+            on the training device, GPU or CPU) or ``"dataloader"``
+            (``WorkerLoader``: the notes' DataLoader with PIL transforms in
+            worker processes).
+        normalize: ``"imagenet"`` (the notes' statistics) or ``"cifar10"``.
+        workers: worker processes of the ``"dataloader"`` loader.
+        cuda_graph: capture the whole training step (forward, backward,
+            optimiser) in a CUDA graph and replay it; ``None``: on CUDA in
+            bfloat16 without ``compile``, off otherwise. CUDA only.
+        fused: the fused SGD kernel; ``None``: on CUDA, off on the CPU.
+
+    The fields of ``Recipe`` come first (``epochs``, ``lr``, ``schedule``,
+    ``seed``, ...); ``seed`` also seeds the initialisation, the data order and
+    the augmentation.
+
+    Raises:
+        ValueError: a setting its rule in ``RULES`` refuses (a ``batch_size``
+            of 1, which batch normalisation cannot train with, ...).
+    """
+
+    model: str = "resnet20"
+    small_input: bool = False
+    dataset: str = "cifar10"
+    data_root: str = "."
+    download: bool = False
+    batch_size: int = 64
+    device: str = "auto"
+    out: str | None = None
+    resume: str | None = None
+    overwrite: bool = False
+    compile: bool = False
+    loader: str = "device"
+    normalize: str = "imagenet"
+    workers: int = 2
+    cuda_graph: bool | None = None
+    fused: bool | None = None
+
+
+def _recorded(config: TrainConfig) -> dict[str, Any]:
+    """What a checkpoint of the command records as the run's settings; ``total_steps`` (no flag) only if set."""
+    kept = {name: getattr(config, name) for name in KEPT_ON_RESUME}
+    return kept if config.total_steps is None else {**kept, "total_steps": config.total_steps}
+
+
+def build_model(name: str, small_input: bool = False, num_classes: int = NUM_CLASSES) -> nn.Module:
+    """A freshly initialised model from the registry, for ``num_classes`` classes.
+
+    Raises:
+        ValueError: an unknown model, or ``small_input`` for a model without that option.
+    """
+    spec = get_spec(name)  # an unknown name fails here, with suggestions
+    if small_input and not spec.small_input:  # asked of the spec: a TypeError inside a builder stays one
+        size = spec.input_size
+        raise ValueError(f"{name} does not take --small-input (it is built for {size}x{size} images)")
+    options = {"small_input": True} if small_input else {}
+    return spec.builder(num_classes=num_classes, **options)
+
+
+def _checkpoint_path(resume: str, out: str | Path) -> Path:
+    """The file ``--resume`` names; ``~`` is the home folder, as in ``--out`` and ``--data-root``."""
+    return (Path(out) / CHECKPOINT if resume == "" else Path(resume)).expanduser()
+
+
+def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """The settings of a run from the flags given (``None`` meaning not given), and its checkpoint.
+
+    A new run fills the rest with ``TrainConfig``'s defaults and has no
+    checkpoint. A resumed run reads its checkpoint (here, once) and takes the
+    rest from it, so ``--resume`` alone continues it; pass both to ``train``.
+
+    Raises:
+        ValueError: a setting out of range.
+        CheckpointError: ``resume`` names no usable checkpoint, or ``--resume``
+            without a file comes without ``out``.
+    """
+    given = {k: v for k, v in given.items() if v is not None}
+    config = TrainConfig(**given)
+    if config.resume is None:
+        return config, None
+    if config.out is None:
+        if config.resume == "":
+            raise CheckpointError("--resume without a file needs --out DIR (it reads DIR/checkpoint.pt)")
+        config = dataclasses.replace(config, out=str(Path(config.resume).parent))  # the checkpoint's folder
+    checkpoint = load_checkpoint(_checkpoint_path(config.resume, Path(config.out)))
+    unknown = [k for k in checkpoint["config"] if k not in RULES]
+    if unknown:
+        raise CheckpointError(f"checkpoint {checkpoint['path']} has unknown settings: {', '.join(map(str, unknown))}")
+    recorded = checkpoint["config"]
+    if recorded.get("total_steps") is not None:
+        raise CheckpointError(
+            f"checkpoint {checkpoint['path']} ends its run after total_steps={recorded['total_steps']}, "
+            "which the command has no flag for; resume it with fit(..., resume=load_checkpoint(...))"
+        )
+    # a checkpoint written by fit records its recipe, not the model or the data: the flags must name them
+    unrecorded = [k for k in ("model", "dataset") if k not in recorded and k not in given]
+    if unrecorded:
+        flags = " and ".join(f"--{k}" for k in unrecorded)
+        raise CheckpointError(
+            f"checkpoint {checkpoint['path']} does not record its {' or '.join(unrecorded)} (it was written by "
+            f"fit); name them with {flags}"
+        )
+    saved = {k: v for k, v in recorded.items() if k in KEPT_ON_RESUME}
+    config = dataclasses.replace(config, **{**saved, **{k: v for k, v in given.items() if k in KEPT_ON_RESUME}})
+    return config, checkpoint
+
+
+def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``config.model`` as ``python -m refimpl train`` does; returns the last epoch's metrics.
+
+    Opens (and locks) the run folder, builds the model, the data and the
+    device, checks that a resumed run keeps its checkpoint's settings, and
+    trains through ``refimpl.tools.train.run_training``, as ``fit`` does.
+
+    Args:
+        config: the run's settings; ``resolve_config`` fills a resumed run's.
+        checkpoint: the checkpoint ``config.resume`` names, if already read
+            (``resolve_config`` returns it); ``None`` reads it here.
+
+    Raises:
+        ValueError: a bad setting (unknown model, no CUDA device, ...).
+        refimpl.tools.data.DataUnavailableError: CIFAR-10 is missing or unreadable.
+        CheckpointError: ``resume`` names a missing, unreadable or foreign
+            checkpoint, or one made with a different recipe.
+        RunFolderError: the run folder cannot be written, is in use, or holds
+            another run (see ``refimpl.tools.train.run_folder``).
+        NonFiniteLossError: the run diverged; the checkpoint of the last good
+            epoch is kept.
+        TrainingInterrupted: Ctrl-C or SIGTERM; it names the last epoch saved.
+    """
+    out = Path(config.out or f"runs/{config.model}-{config.dataset}").expanduser()
+    source = None
+    if config.resume is None:
+        if checkpoint is not None:
+            raise ValueError("a checkpoint was given but config.resume is None")
+    else:
+        source = _checkpoint_path(config.resume, out)
+        checkpoint = load_checkpoint(source) if checkpoint is None else checkpoint
+        # a setting the checkpoint does not record (one written by fit records its recipe alone) comes from the flags
+        check_kept(checkpoint["config"], _recorded(config))
+    device = resolve_device(config.device)
+    amp_dtype, memory_format = fast_settings(device)
+    step_settings(device, amp_dtype, config.compile, config.cuda_graph, config.fused)  # refused before any work
+    spec = get_spec(config.model)  # an unknown model fails here, with suggestions
+    # SIGTERM stops the run as Ctrl-C does; the run folder opens before any work: it may be refused
+    with stop_on_signals(), open_run_folder(out, checkpoint, config.overwrite) as folder:
+        how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
+        print(f"device: {describe_device(device)}{how.get(config.device, '')}", flush=True)
+
+        seed_all(config.seed)  # the initial weights
+        model = build_model(config.model, config.small_input).to(device)
+        if spec.small_input and not config.small_input:
+            print(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
+        data = make_loaders(
+            config.dataset,
+            config.batch_size,
+            device,
+            loader=config.loader,
+            root=config.data_root,
+            download=config.download,
+            normalize=config.normalize,
+            seed=config.seed,
+            num_workers=config.workers,
+            channels_last=memory_format == torch.channels_last,
+        )
+        if len(data[0]) == 0:
+            raise ValueError(f"--batch-size {config.batch_size} is larger than the training set of {config.dataset}")
+        if checkpoint is not None:
+            print(f"resuming from {source} after epoch {checkpoint['epoch']} of {config.epochs}")
+        history = run_training(
+            model=model,
+            data=data,
+            recipe=config,
+            folder=folder,
+            compile=config.compile,
+            resume=checkpoint,
+            settings=_recorded(config),
+            cuda_graph=config.cuda_graph,
+            fused=config.fused,
+        )
+
+    last = history[-1]
+    total = sum(row["seconds"] for row in history)
+    print(
+        f"{config.model} on {config.dataset}, {config.epochs} epoch{'s'[: config.epochs > 1]} on {last['device']}: "
+        f"test accuracy {last['test_acc']:.1%} (loss {last['test_loss']:.3f}, {last['test_images']} images), "
+        f"train accuracy {last['train_acc']:.1%}; {total:.0f} s of training\n"
+        f"metrics: {out / METRICS}; checkpoint: {out / CHECKPOINT}"
+    )
+    return last
+
+
 def _stopped(signum: int) -> tuple[str, int]:
     """How a stop by ``signum`` is told ("interrupted", "terminated (SIGTERM)") and its exit code."""
     if signum == signal.SIGTERM:
@@ -133,16 +370,14 @@ def _stopped(signum: int) -> tuple[str, int]:
     return "interrupted", 130
 
 
-def _interrupted(err: Any) -> str:
+def _interrupted(err: TrainingInterrupted) -> str:
     """What a ``TrainingInterrupted`` means, and what to type next."""
     folder, checkpoint = err.folder, err.checkpoint
     how, _ = _stopped(err.signum)
-    if checkpoint is None:
+    if checkpoint is None or folder is None:  # the command always has a folder: no checkpoint was saved
         return f"{how} in epoch 1 of {err.epochs}, before any was saved; run the same command again to start over"
     resume = (
-        f"--resume --out {folder}"
-        if checkpoint == folder / "checkpoint.pt"
-        else f"--resume {checkpoint} --out {folder}"
+        f"--resume --out {folder}" if checkpoint == folder / CHECKPOINT else f"--resume {checkpoint} --out {folder}"
     )
     return (
         f"{how} after epoch {err.epoch} of {err.epochs} (epoch {err.epoch + 1} starts over); "
@@ -151,19 +386,6 @@ def _interrupted(err: Any) -> str:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from refimpl.tools.data import DataUnavailableError
-    from refimpl.tools.train import (
-        CheckpointError,
-        NonFiniteLossError,
-        RunFolderError,
-        TrainConfig,
-        TrainingInterrupted,
-        resolve_config,
-        train,
-    )
-
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
     try:
         config, checkpoint = resolve_config(**given)  # a resumed run's checkpoint is read here, once
@@ -188,22 +410,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    from refimpl.tools.data import DATASETS
-    from refimpl.tools.train import MAX_LR, TrainConfig
-
     d = TrainConfig()  # flags left out are None: defaults for a new run, the checkpoint's for --resume
     p.add_argument("--model", help=f"a model name from 'list' (default: {d.model})")
     p.add_argument(
-        "--small-input", action="store_true", default=None, help="3x3 stem for 32x32 images (ImageNet ResNets)"
+        "--small-input",
+        action="store_true",
+        default=None,
+        help="3x3 stem for 32x32 images, for the models built for 224x224 ones",
     )
     p.add_argument("--dataset", choices=DATASETS, help=f"digits and fake need no network (default: {d.dataset})")
     p.add_argument("--data-root", help="folder that holds cifar-10-batches-py/ (default: .)")
     p.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 if it is missing")
-    p.add_argument("--epochs", type=_setting("epochs"), help=f"default: {d.epochs}")
-    p.add_argument("--batch-size", type=_setting("batch_size"), help=f"at least 2 (default: {d.batch_size})")
-    p.add_argument("--lr", type=_setting("lr"), help=f"peak learning rate, at most {MAX_LR:g} (default: {d.lr})")
+    p.add_argument("--epochs", type=_argument(RULES["epochs"]), help=f"default: {d.epochs}")
+    p.add_argument("--batch-size", type=_argument(RULES["batch_size"]), help=f"at least 2 (default: {d.batch_size})")
     p.add_argument(
-        "--max-steps", type=_setting("max_steps"), help="at most this many training (and test) batches per epoch"
+        "--lr", type=_argument(RULES["lr"]), help=f"peak learning rate, at most {MAX_LR:g} (default: {d.lr})"
+    )
+    p.add_argument(
+        "--max-steps",
+        type=_argument(RULES["max_steps"]),
+        help="at most this many training (and test) batches per epoch",
     )
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto, CUDA when present")
     p.add_argument(
@@ -225,7 +451,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="start over in a folder that holds a run; its files stay until this run's first epoch replaces them",
     )
-    p.add_argument("--seed", type=_setting("seed"), help=f"0 to 2**32 - 1 (default: {d.seed})")
+    p.add_argument("--seed", type=_argument(RULES["seed"]), help=f"0 to 2**32 - 1 (default: {d.seed})")
     p.add_argument("--compile", action="store_true", default=None, help="wrap the model in torch.compile")
     p.add_argument(
         "--cuda-graph",
@@ -248,7 +474,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--normalize", choices=["imagenet", "cifar10"], help="channel statistics (default: imagenet)")
     p.add_argument("--schedule", choices=["onecycle", "cosine"], help=f"default: {d.schedule}")
-    p.add_argument("--workers", type=_setting("workers"), help=f"DataLoader worker processes (default: {d.workers})")
+    p.add_argument(
+        "--workers", type=_argument(RULES["workers"]), help=f"DataLoader worker processes (default: {d.workers})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

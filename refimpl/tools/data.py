@@ -37,7 +37,6 @@ sees exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
+
+from refimpl.modelspec import IMAGENET_MEAN, IMAGENET_STD
+from refimpl.tools.errors import first_line, os_reason
 
 if TYPE_CHECKING:  # torchvision takes a second to import: the functions import it when called
     from torchvision import datasets, transforms
@@ -69,7 +71,7 @@ __all__ = [
 ]
 
 # (mean, std) per channel, of images scaled to [0, 1]
-IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # the notes' choice
+IMAGENET_STATS = (IMAGENET_MEAN, IMAGENET_STD)  # the notes' choice
 CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))  # the training set's own
 NORMALIZATIONS = {"imagenet": IMAGENET_STATS, "cifar10": CIFAR10_STATS}
 
@@ -170,14 +172,14 @@ def _cifar10(root: Path, train: bool, download: bool, transform: transforms.Comp
         try:
             CIFAR10(root, train=train, download=True)  # torchvision checks the archive's MD5
         except (OSError, RuntimeError) as err:  # no network, or a damaged archive
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            reason = first_line(err)
             raise DataUnavailableError(f"could not download CIFAR-10 into {root} ({reason}); {how}") from None
     try:
         return CIFAR10(root, train=train, transform=transform)  # checks each file's MD5
     except RuntimeError:
         raise DataUnavailableError(f"CIFAR-10 not found (or incomplete) in {folder}; {how}") from None
     except OSError as err:  # there, but unreadable (permissions, an I/O error)
-        reason = os.strerror(err.errno) if err.errno else str(err)
+        reason = os_reason(err)
         where = f" ({err.filename})" if err.filename else ""
         raise DataUnavailableError(f"cannot read CIFAR-10 in {folder}: {reason}{where}") from None
 
