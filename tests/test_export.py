@@ -58,6 +58,7 @@ ONNX_UNDER_MARKER = {
     "se_resnext50_32x4d": "the blocks of se_resnet18 and resnext50_32x4d combined",
     "preact_resnet50": "resnet50's layers (convolution, BN, ReLU, addition) in another order",
     "preact_resnet110": "resnet20's layers, option-A shortcut included, in another order",
+    "wide_resnet50_2": "resnet50's layers, wider",
 }
 #: (model, path) -> why that export cannot work; each becomes a strict xfail, so a fix is noticed. None today.
 UNSUPPORTED: dict[tuple[str, str], str] = {}
