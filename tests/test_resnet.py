@@ -19,9 +19,9 @@ RESNET_MODELS = names(lambda spec: spec.family == "resnet" and spec.reference.so
 
 @pytest.mark.parametrize("name", RESNET_MODELS)
 def test_output_shape(name: str) -> None:
-    model = create_model(name, num_classes=7).eval()
-    with torch.no_grad():
-        assert model(torch.randn(2, 3, SIZE, SIZE)).shape == (2, 7)
+    with torch.device("meta"):  # shapes only: no arithmetic
+        model = create_model(name, num_classes=7).eval()
+        assert model(torch.empty(2, 3, SIZE, SIZE)).shape == (2, 7)
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
