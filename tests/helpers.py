@@ -33,6 +33,7 @@ __all__ = [
     "block_inputs",
     "imagenet_or_own_size",
     "names",
+    "write_image_folder",
 ]
 
 #: side of the random test images for ImageNet models: small keeps the suite fast, the networks are size-agnostic
@@ -133,3 +134,25 @@ def block_inputs(model: nn.Module, blocks: list[nn.Module], images: torch.Tensor
         for hook in hooks:
             hook.remove()
     return inputs
+
+
+def write_image_folder(
+    root: Path, classes: tuple[str, ...] = ("cat", "dog"), train: int = 6, val: int = 2, seed: int = 0
+) -> Path:
+    """A data set in torchvision's ImageFolder layout (``root/train/CLASS``, ``root/val/CLASS``); returns ``root``.
+
+    Images of several sizes, JPEG and PNG in turn, each class with its own
+    colour channel turned up, so that a model can tell them apart.
+    """
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(seed)
+    for split, count in (("train", train), ("val", val)):
+        for label, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = (torch.rand(36 + 2 * i, 44, 3, generator=generator) * 128).to(torch.uint8)
+                pixels[..., label % 3] += 127
+                Image.fromarray(pixels.numpy()).save(folder / f"{i}.{'jpg' if i % 2 == 0 else 'png'}")
+    return root

@@ -134,7 +134,7 @@ def test_folders_whose_names_are_not_utf8_work(tmp_path, monkeypatch) -> None:
     stdout, stderr = console_streams(monkeypatch)
     assert main(args) == 0, stderr.getvalue()[-2000:]
     assert os.fsencode(name) + b"/metrics.jsonl" in stdout.getvalue()  # the name's own bytes
-    assert sorted(os.listdir(tmp_path / name)) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(os.listdir(tmp_path / name)) == ["checkpoint.pt", "classes.json", "metrics.jsonl"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -237,7 +237,11 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_checkpoint(tmp
         f"last good checkpoint: none (no epoch finished; {tmp_path} still holds the earlier run)"
     )
     assert checkpoint.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]  # no temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.pt",
+        "classes.json",
+        "metrics.jsonl",
+    ]  # no temporary file
 
 
 def test_an_overwrite_cut_between_its_two_writes_never_mixes_two_runs(tmp_path, monkeypatch) -> None:
@@ -273,7 +277,7 @@ def test_fit_refuses_an_empty_test_loader_before_the_first_step() -> None:
 
 
 def test_an_unknown_data_set_is_one_line() -> None:
-    with pytest.raises(ValueError, match="^unknown data set 'mnist'; known: cifar10, digits, fake$"):
+    with pytest.raises(ValueError, match="^unknown data set 'mnist'; known: cifar10, digits, fake, folder$"):
         make_loaders("mnist", 16, torch.device("cpu"))
 
 
@@ -328,7 +332,11 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, sigterm_at_evaluation, cap
         "python -m refimpl: terminated (SIGTERM) after epoch 1 of 3 (epoch 2 starts over); resume with: "
         f"python -m refimpl train --resume --out {tmp_path}"
     )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]  # the lock went
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.pt",
+        "classes.json",
+        "metrics.jsonl",
+    ]  # the lock went
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the run's handler went too
 
 

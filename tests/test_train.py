@@ -206,7 +206,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pat
         ),
         "unknown data set": (
             {**state, "config": {**config, "dataset": "imagenet"}},
-            "dataset: expected one of cifar10, digits, fake, got 'imagenet'",
+            "dataset: expected one of cifar10, digits, fake, folder, got 'imagenet'",
         ),
         "epoch beyond --epochs": (
             {**state, "epoch": 7, "history": [{**state["history"][0], "epoch": i} for i in range(1, 8)]},
@@ -471,7 +471,7 @@ def test_a_new_run_into_the_folder_of_a_run_is_refused_and_changes_nothing(tmp_p
     monkeypatch.chdir(tmp_path)
     assert main(["train", *SMOKE, "--epochs", "1"]) == 0
     before = _files(tmp_path / "runs" / "resnet20-fake")
-    assert sorted(before) == ["checkpoint.pt", "metrics.jsonl"]
+    assert sorted(before) == ["checkpoint.pt", "classes.json", "metrics.jsonl"]
     capsys.readouterr()
     assert main(["train", *SMOKE, "--epochs", "1", "--lr", "0.05"]) == 2
     assert capsys.readouterr().err == (
@@ -525,7 +525,11 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(tmp_path,
         "wait for it to end, or choose another --out\n"
     )
     assert main(["train", *SMOKE, "--epochs", "1", "--out", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]  # the lock file went
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint.pt",
+        "classes.json",
+        "metrics.jsonl",
+    ]  # the lock file went
 
 
 def _refuse_writes_in(monkeypatch: pytest.MonkeyPatch, folder: Path, code: int) -> None:
@@ -705,6 +709,7 @@ def test_output_files_follow_the_umask(tmp_path) -> None:
         os.umask(umask)
     assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
         "checkpoint.pt": 0o640,
+        "classes.json": 0o640,
         "metrics.jsonl": 0o640,
     }
 
@@ -726,7 +731,12 @@ def test_a_run_killed_during_a_save_leaves_no_temporary_file_for_good(tmp_path) 
     assert len(list(tmp_path.glob(".checkpoint.pt.*.tmp"))) == 1
     (tmp_path / ".notes.tmp").write_text("not the run's")
     train(*resolve_config(resume="", out=str(tmp_path), device="cpu"))  # the next run in the folder
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes.tmp", "checkpoint.pt", "metrics.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".notes.tmp",
+        "checkpoint.pt",
+        "classes.json",
+        "metrics.jsonl",
+    ]
 
 
 #: ``python -m refimpl`` with Ctrl-C's default handler: a suite started in the background (nohup, ``&``)
@@ -760,7 +770,7 @@ def test_ctrl_c_stops_in_one_line_naming_how_to_resume(tmp_path) -> None:
         f"python -m refimpl train --resume --out {out}"
     )
     assert "Traceback" not in err
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]  # the lock went
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "classes.json", "metrics.jsonl"]  # the lock went
     assert len(metrics(out)) == epoch  # the two files agree: a signal never falls between their writes
 
 

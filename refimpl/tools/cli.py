@@ -32,9 +32,10 @@ from typing import IO, Any, NoReturn
 import torch
 from torch import nn
 
+from refimpl.modelspec import ModelSpec, Preprocessing
 from refimpl.tools.data import DATASETS, NUM_CLASSES, DataUnavailableError, make_loaders
-from refimpl.tools.errors import first_line
-from refimpl.tools.registry import get_spec, list_models
+from refimpl.tools.errors import first_line, worker_error
+from refimpl.tools.registry import create_model, get_spec, list_models
 from refimpl.tools.train import (
     CHECKPOINT,
     MAX_LR,
@@ -57,7 +58,8 @@ from refimpl.tools.train import (
 )
 from refimpl.tools.train.checkpoint import check_kept
 from refimpl.tools.train.fitting import seed_all
-from refimpl.tools.train.settings import KEPT_ON_RESUME, POSITIVE
+from refimpl.tools.train.settings import FOLLOWED_ON_RESUME, KEPT_ON_RESUME, POSITIVE
+from refimpl.tools.weights import WeightsUnavailableError
 
 __all__ = ["TrainConfig", "build_model", "build_parser", "console", "main", "resolve_config", "train"]
 
@@ -159,9 +161,21 @@ class TrainConfig(Recipe):
 
     Args:
         model: a name from ``list_models()``.
+        weights: start from these weights, for fine-tuning: a published
+            checkpoint's name (``create_model``'s: ``"DEFAULT"``,
+            ``"IMAGENET1K_V1"``, timm's tags) or a checkpoint file (see
+            ``refimpl.tools.weights.load_weights_file``); the classifier is new
+            where the checkpoint's has other classes. ``None``: random weights.
         small_input: give a model built for 224x224 images the 3x3 stem for 32x32 ones.
-        dataset: ``"cifar10"``, ``"digits"`` or ``"fake"``.
-        data_root: the folder that holds ``cifar-10-batches-py/``.
+        dataset: ``"cifar10"``, ``"digits"``, ``"fake"`` or ``"folder"`` (your
+            own images in ``data_root``, see ``refimpl.tools.folder``).
+        data_root: the folder that holds ``cifar-10-batches-py/``, or ``train/``
+            and ``val/`` for ``"folder"``.
+        image_size: the side of the images the model sees. ``None``: the data's
+            own 32 for the 32x32 data sets, which a larger size upsamples (an
+            ImageNet model sees objects at the scale it learnt, for
+            (size / 32)^2 times the compute); for a folder, the crop of the
+            weights, else the model's input size.
         download: fetch CIFAR-10 if it is missing.
         batch_size: images per step, at least 2 (batch normalisation needs two).
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
@@ -176,7 +190,9 @@ class TrainConfig(Recipe):
             on the training device, GPU or CPU) or ``"dataloader"``
             (``WorkerLoader``: the notes' DataLoader with PIL transforms in
             worker processes).
-        normalize: ``"imagenet"`` (the notes' statistics) or ``"cifar10"``.
+        normalize: ``"imagenet"`` (the notes' statistics), ``"cifar10"`` or
+            ``"weights"`` (the statistics the published weights expect; the
+            command's default with ``--weights``).
         workers: worker processes of the ``"dataloader"`` loader.
         cuda_graph: capture the whole training step (forward, backward,
             optimiser) in a CUDA graph and replay it; ``None``: on CUDA in
@@ -193,9 +209,11 @@ class TrainConfig(Recipe):
     """
 
     model: str = "resnet20"
+    weights: str | None = None
     small_input: bool = False
     dataset: str = "cifar10"
     data_root: str = "."
+    image_size: int | None = None
     download: bool = False
     batch_size: int = 64
     device: str = "auto"
@@ -211,23 +229,81 @@ class TrainConfig(Recipe):
 
 
 def _recorded(config: TrainConfig) -> dict[str, Any]:
-    """What a checkpoint of the command records as the run's settings; ``total_steps`` (no flag) only if set."""
+    """What a checkpoint of the command records as the run's settings; ``total_steps`` (no flag) only if set.
+
+    The data's folder is recorded whole, so that ``--resume`` finds it from any working folder.
+    """
     kept = {name: getattr(config, name) for name in KEPT_ON_RESUME}
+    kept["data_root"] = os.path.abspath(os.path.expanduser(config.data_root))
     return kept if config.total_steps is None else {**kept, "total_steps": config.total_steps}
 
 
-def build_model(name: str, small_input: bool = False, num_classes: int = NUM_CLASSES) -> nn.Module:
-    """A freshly initialised model from the registry, for ``num_classes`` classes.
+def _names_file(weights: str) -> bool:
+    """Whether ``--weights`` names a checkpoint file (a path, or a file's name), else a published checkpoint."""
+    path = Path(weights).expanduser()
+    return path.is_file() or os.sep in weights or path.suffix in (".pt", ".pth", ".bin", ".ckpt")
 
-    Raises:
-        ValueError: an unknown model, or ``small_input`` for a model without that option.
-    """
+
+def _check_file(weights: str) -> None:
+    if not Path(weights).expanduser().is_file():
+        raise ValueError(f"no checkpoint file {weights} (--weights takes a published checkpoint's name or a file)")
+
+
+def _checked_spec(name: str, small_input: bool, weights: str | None) -> ModelSpec:
+    """The model's spec, once its options are checked: before any work, in one line each."""
     spec = get_spec(name)  # an unknown name fails here, with suggestions
     if small_input and not spec.small_input:  # asked of the spec: a TypeError inside a builder stays one
         size = spec.input_size
         raise ValueError(f"{name} does not take --small-input (it is built for {size}x{size} images)")
+    if small_input and weights is not None:
+        raise ValueError("--weights needs the model's own stem, which --small-input replaces: drop one of them")
+    return spec
+
+
+def build_model(
+    name: str, small_input: bool = False, num_classes: int = NUM_CLASSES, weights: str | None = None
+) -> nn.Module:
+    """A model from the registry for ``num_classes`` classes, freshly initialised or from ``weights``.
+
+    Args:
+        name: a name from ``list_models()``.
+        small_input: the 3x3 stem for 32x32 images (random weights only).
+        num_classes: outputs of the classifier.
+        weights: see ``TrainConfig.weights``; the classifier is new where the
+            checkpoint's has other classes, every other weight loads strictly.
+
+    Raises:
+        ValueError: an unknown model or weights name, a path to no file, or
+            ``small_input`` for a model without that option or with weights.
+        refimpl.tools.weights.WeightsUnavailableError: a published checkpoint
+            neither cached nor downloadable (the message names the file to put
+            in place); ``BadCheckpointError``, one that fails its checks or does
+            not fit (naming the first keys that differ).
+    """
+    spec = _checked_spec(name, small_input, weights)
     options = {"small_input": True} if small_input else {}
-    return spec.builder(num_classes=num_classes, **options)
+    if weights is None:
+        return spec.builder(num_classes=num_classes, **options)
+    if not _names_file(weights):
+        return create_model(name, weights=weights, num_classes=num_classes)
+    _check_file(weights)
+    from refimpl.tools.weights import load_weights_file
+
+    model = spec.builder(num_classes=num_classes)
+    note = load_weights_file(model, spec, weights)
+    if note:
+        print(f"note: {note}", flush=True)
+    return model
+
+
+def _preprocessing(config: TrainConfig) -> tuple[Preprocessing, bool]:
+    """What the weights expect (ImageNet's defaults without published ones), and whether they are published."""
+    spec = get_spec(config.model)
+    if config.weights is None or _names_file(config.weights):
+        return Preprocessing(), False
+    from refimpl.tools.weights import checkpoint_preprocessing
+
+    return checkpoint_preprocessing(spec, config.weights), True
 
 
 def _checkpoint_path(resume: str, out: str | Path) -> Path:
@@ -248,7 +324,12 @@ def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
             without a file comes without ``out``.
     """
     given = {k: v for k, v in given.items() if v is not None}
-    config = TrainConfig(**given)
+    implied = {}  # defaults that follow from other flags
+    if "weights" in given and "normalize" not in given:
+        implied["normalize"] = "weights"  # the statistics the weights were trained with
+    if given.get("dataset") == "folder" and "loader" not in given:
+        implied["loader"] = "dataloader"  # images of many sizes: decoded in workers
+    config = TrainConfig(**{**implied, **given})
     if config.resume is None:
         return config, None
     if config.out is None:
@@ -273,7 +354,7 @@ def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
             f"checkpoint {checkpoint['path']} does not record its {' or '.join(unrecorded)} (it was written by "
             f"fit); name them with {flags}"
         )
-    saved = {k: v for k, v in recorded.items() if k in KEPT_ON_RESUME}
+    saved = {k: v for k, v in recorded.items() if k in KEPT_ON_RESUME or (k in FOLLOWED_ON_RESUME and k not in given)}
     config = dataclasses.replace(config, **{**saved, **{k: v for k, v in given.items() if k in KEPT_ON_RESUME}})
     return config, checkpoint
 
@@ -310,20 +391,22 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
         source = _checkpoint_path(config.resume, out)
         checkpoint = load_checkpoint(source) if checkpoint is None else checkpoint
         # a setting the checkpoint does not record (one written by fit records its recipe alone) comes from the flags
-        check_kept(checkpoint["config"], _recorded(config))
+        check_kept(checkpoint["config"], {k: v for k, v in _recorded(config).items() if k not in FOLLOWED_ON_RESUME})
     device = resolve_device(config.device)
     amp_dtype, memory_format = fast_settings(device)
     step_settings(device, amp_dtype, config.compile, config.cuda_graph, config.fused)  # refused before any work
-    spec = get_spec(config.model)  # an unknown model fails here, with suggestions
+    spec = _checked_spec(config.model, config.small_input, config.weights)
+    prep, published = _preprocessing(config)  # an unknown weights name fails here
+    if checkpoint is None and config.weights is not None and _names_file(config.weights):
+        _check_file(config.weights)  # before any work; a resumed run reads its checkpoint instead
+    if config.normalize == "weights" and config.weights is None:
+        raise ValueError("--normalize weights needs --weights (the statistics of which weights?)")
+    folder_data = config.dataset == "folder"
+    image_size = config.image_size or ((prep.crop_size if published else spec.input_size) if folder_data else None)
     # SIGTERM stops the run as Ctrl-C does; the run folder opens before any work: it may be refused
     with stop_on_signals(), open_run_folder(out, checkpoint, config.overwrite) as folder:
         how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
         print(f"device: {describe_device(device)}{how.get(config.device, '')}", flush=True)
-
-        seed_all(config.seed)  # the initial weights
-        model = build_model(config.model, config.small_input).to(device)
-        if spec.small_input and not config.small_input:
-            print(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
         data = make_loaders(
             config.dataset,
             config.batch_size,
@@ -331,13 +414,26 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             loader=config.loader,
             root=config.data_root,
             download=config.download,
-            normalize=config.normalize,
+            normalize=(prep.mean, prep.std) if config.normalize == "weights" else config.normalize,
             seed=config.seed,
             num_workers=config.workers,
             channels_last=memory_format == torch.channels_last,
+            image_size=image_size,
+            resize_size=prep.resize_size if published and image_size == prep.crop_size else None,
+            interpolation=prep.interpolation if published else "bilinear",
         )
         if len(data[0]) == 0:
             raise ValueError(f"--batch-size {config.batch_size} is larger than the training set of {config.dataset}")
+        classes = list(data[0].classes)
+        settings = {**_recorded(config), "classes": classes}
+        if checkpoint is not None:
+            check_kept(checkpoint["config"], {"classes": classes})
+        seed_all(config.seed)  # the initial weights
+        # a resumed run's weights come from its checkpoint: no published file is read again
+        weights = config.weights if checkpoint is None else None
+        model = build_model(config.model, config.small_input, len(classes), weights).to(device)
+        if spec.small_input and not config.small_input and weights is None and image_size is None:
+            print(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
         if checkpoint is not None:
             print(f"resuming from {source} after epoch {checkpoint['epoch']} of {config.epochs}")
         history = run_training(
@@ -347,7 +443,7 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             folder=folder,
             compile=config.compile,
             resume=checkpoint,
-            settings=_recorded(config),
+            settings=settings,
             cuda_graph=config.cuda_graph,
             fused=config.fused,
         )
@@ -390,8 +486,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         config, checkpoint = resolve_config(**given)  # a resumed run's checkpoint is read here, once
         train(config, checkpoint)
-    except (DataUnavailableError, CheckpointError, RunFolderError, NonFiniteLossError) as err:
-        print(f"{args.prog}: error: {err}", file=sys.stderr)
+    except (DataUnavailableError, CheckpointError, RunFolderError, NonFiniteLossError, WeightsUnavailableError) as err:
+        print(f"{args.prog}: error: {worker_error(err)}", file=sys.stderr)
         return 1 if isinstance(err, NonFiniteLossError) else 2
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         if not isinstance(err, torch.cuda.OutOfMemoryError) and "can't allocate memory" not in str(err):
@@ -413,13 +509,34 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()  # flags left out are None: defaults for a new run, the checkpoint's for --resume
     p.add_argument("--model", help=f"a model name from 'list' (default: {d.model})")
     p.add_argument(
+        "--weights",
+        metavar="NAME_OR_FILE",
+        help="fine-tune from published weights (DEFAULT, IMAGENET1K_V1, ...: see 'list') or a checkpoint file; "
+        "the classifier is new for the data set's classes (default: random weights)",
+    )
+    p.add_argument(
         "--small-input",
         action="store_true",
         default=None,
         help="3x3 stem for 32x32 images, for the models built for 224x224 ones",
     )
-    p.add_argument("--dataset", choices=DATASETS, help=f"digits and fake need no network (default: {d.dataset})")
-    p.add_argument("--data-root", help="folder that holds cifar-10-batches-py/ (default: .)")
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help=f"digits and fake need no network; folder: your own images (default: {d.dataset})",
+    )
+    p.add_argument(
+        "--data-root",
+        help="folder that holds cifar-10-batches-py/, or for --dataset folder train/CLASS/IMAGE and "
+        "val/CLASS/IMAGE (default: .)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=_argument(RULES["image_size"]),
+        help="side of the images the model sees (default: 32 for the 32x32 data sets; for a folder, the weights' "
+        "crop or the model's input); 224 lets ImageNet weights see CIFAR-10 at the scale they learnt, for 49x "
+        "the compute of 32",
+    )
     p.add_argument("--download", action="store_true", default=None, help="download CIFAR-10 if it is missing")
     p.add_argument("--epochs", type=_argument(RULES["epochs"]), help=f"default: {d.epochs}")
     p.add_argument("--batch-size", type=_argument(RULES["batch_size"]), help=f"at least 2 (default: {d.batch_size})")
@@ -472,7 +589,11 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="device: the data set kept and augmented on the training device, GPU or CPU; "
         f"dataloader: the notes' DataLoader with PIL transforms in worker processes (default: {d.loader})",
     )
-    p.add_argument("--normalize", choices=["imagenet", "cifar10"], help="channel statistics (default: imagenet)")
+    p.add_argument(
+        "--normalize",
+        choices=["imagenet", "cifar10", "weights"],
+        help="channel statistics; weights: those the --weights expect (default: weights with --weights, else imagenet)",
+    )
     p.add_argument("--schedule", choices=["onecycle", "cosine"], help=f"default: {d.schedule}")
     p.add_argument(
         "--workers", type=_argument(RULES["workers"]), help=f"DataLoader worker processes (default: {d.workers})"

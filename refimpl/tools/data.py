@@ -74,11 +74,18 @@ __all__ = [
 IMAGENET_STATS = (IMAGENET_MEAN, IMAGENET_STD)  # the notes' choice
 CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))  # the training set's own
 NORMALIZATIONS = {"imagenet": IMAGENET_STATS, "cifar10": CIFAR10_STATS}
+#: a normalisation: a name of ``NORMALIZATIONS``, or (mean, std) per channel (a checkpoint's own)
+Normalization = str | tuple[tuple[float, float, float], tuple[float, float, float]]
 
-DATASETS = ("cifar10", "digits", "fake")
-NUM_CLASSES = 10  # all three have ten classes
+DATASETS = ("cifar10", "digits", "fake", "folder")
+NUM_CLASSES = 10  # cifar10, digits and fake have ten classes; a folder has its own
+CLASSES = {
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    "digits": tuple("0123456789"),
+    "fake": tuple("0123456789"),
+}
 PAD = 4  # pixels of padding of the random crop
-HFLIP = {"cifar10": True, "fake": True, "digits": False}  # a mirrored digit is another symbol, or none
+HFLIP = {"cifar10": True, "fake": True, "digits": False, "folder": True}  # a mirrored digit is another symbol
 FAKE_SIZES = {True: 512, False: 128}  # images in FakeData's train and test split
 
 
@@ -91,24 +98,35 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
+def channel_stats(normalize: Normalization) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) of a normalisation's name, or the pair itself."""
+    return NORMALIZATIONS[normalize] if isinstance(normalize, str) else normalize
+
+
 # --8<-- [start:pil_transforms]
-def pil_transforms(normalize: str = "imagenet", augment: bool = False, hflip: bool = True) -> transforms.Compose:
+def pil_transforms(
+    normalize: Normalization = "imagenet", augment: bool = False, hflip: bool = True, image_size: int = 32
+) -> transforms.Compose:
     """The lecture notes' per-image PIL transforms: ``ToTensor`` and ``Normalize``, augmented for training.
 
     Args:
-        normalize: ``"imagenet"`` (the notes' statistics) or ``"cifar10"``.
+        normalize: ``"imagenet"`` (the notes' statistics), ``"cifar10"``, or (mean, std).
         augment: put a random 32x32 crop of the image padded by 4 pixels, and a
             random horizontal flip, in front (for the training set).
         hflip: whether the augmentation flips (not for digits).
+        image_size: resize the 32x32 images to this size (bilinear) after the
+            augmentation, for a model pretrained on larger images.
     """
     from torchvision import transforms
 
-    mean, std = NORMALIZATIONS[normalize]
+    mean, std = channel_stats(normalize)
     steps: list[Callable[[Any], Any]] = []
     if augment:
         steps.append(transforms.RandomCrop(32, padding=PAD))
         if hflip:
             steps.append(transforms.RandomHorizontalFlip())
+    if image_size != 32:
+        steps.append(transforms.Resize(image_size))
     steps += [transforms.ToTensor(), transforms.Normalize(mean=mean, std=std)]
     return transforms.Compose(steps)
 
@@ -275,12 +293,14 @@ class DeviceLoader:
         labels: (N,) int64 labels.
         batch_size: images per batch.
         device: where the data set and the batches live.
-        normalize: ``"imagenet"`` or ``"cifar10"`` statistics.
+        normalize: ``"imagenet"`` or ``"cifar10"`` statistics, or (mean, std).
         train: shuffle, augment and drop the last incomplete batch (which could
             hold a single image, too few for batch normalisation).
         hflip: whether the training augmentation flips.
         seed: with the epoch, seeds the order and the augmentation.
         channels_last: hand out batches in channels_last memory layout.
+        image_size: resize each batch to this side (bilinear) after the
+            augmentation; ``None`` keeps the images' own size.
     """
 
     def __init__(
@@ -289,16 +309,18 @@ class DeviceLoader:
         labels: Tensor,
         batch_size: int,
         device: torch.device | str = "cpu",
-        normalize: str = "imagenet",
+        normalize: Normalization = "imagenet",
         train: bool = False,
         hflip: bool = True,
         seed: int = 0,
         channels_last: bool = False,
+        image_size: int | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
-        mean, std = NORMALIZATIONS[normalize]
+        mean, std = channel_stats(normalize)
+        self.image_size = None if image_size == images.shape[-1] else image_size
         # scaled by 255, so that uint8 pixels normalise in one step
         self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1) * 255
         self.std = torch.tensor(std, device=self.device).view(1, 3, 1, 1) * 255
@@ -328,7 +350,10 @@ class DeviceLoader:
             x, y = self.images[index], self.labels[index]  # (B, 3, H, W) uint8, (B,)
             if self.train:
                 x = random_crop_flip(x, PAD, self.hflip, generator)
-            x = (x.float() - self.mean) / self.std  # ToTensor + Normalize, up to rounding
+            x = x.float()
+            if self.image_size is not None:  # (B, 3, 32, 32) -> (B, 3, S, S), as Resize on each image
+                x = F.interpolate(x, size=(self.image_size,) * 2, mode="bilinear", antialias=True)
+            x = (x - self.mean) / self.std  # ToTensor + Normalize, up to rounding
             yield x.contiguous(memory_format=self.memory_format), y
 
 
@@ -384,46 +409,117 @@ def make_loaders(
     loader: str = "device",
     root: str | Path = ".",
     download: bool = False,
-    normalize: str = "imagenet",
+    normalize: Normalization = "imagenet",
     seed: int = 0,
     num_workers: int = 2,
     channels_last: bool = False,
+    image_size: int | None = None,
+    resize_size: int | None = None,
+    interpolation: str = "bilinear",
 ) -> tuple[DeviceLoader | WorkerLoader, DeviceLoader | WorkerLoader]:
     """The training and the test loader of a data set; training batches are augmented.
 
+    Both loaders get a ``classes`` attribute: the class names, in label order.
+
     Args:
-        name: ``"cifar10"``, ``"digits"`` or ``"fake"``.
+        name: ``"cifar10"``, ``"digits"``, ``"fake"`` or ``"folder"`` (your own
+            images, see ``refimpl.tools.folder``; ``loader="dataloader"`` only).
         batch_size: images per batch.
         device: the training device (where ``DeviceLoader`` keeps the data).
         loader: ``"device"`` for ``DeviceLoader`` (on whatever ``device`` is, GPU
             or CPU), or ``"dataloader"`` for ``WorkerLoader``, the notes' pipeline.
-        root: the folder that holds (or will hold) CIFAR-10's ``cifar-10-batches-py``.
+        root: the folder that holds (or will hold) CIFAR-10's ``cifar-10-batches-py``,
+            or, for ``"folder"``, the one that holds ``train/`` and ``val/``.
         download: fetch CIFAR-10 into ``root`` if it is missing (see ``load_dataset``).
-        normalize: ``"imagenet"`` or ``"cifar10"`` statistics.
+        normalize: ``"imagenet"`` or ``"cifar10"`` statistics, or (mean, std).
         seed: seeds the order and augmentation of each epoch, with the epoch.
         num_workers: ``WorkerLoader``'s worker processes.
         channels_last: ``DeviceLoader`` hands out channels_last batches.
+        image_size: the side of the images the model sees: the 32x32 data sets
+            are resized to it after their augmentation (``None``: 32); a folder's
+            images are cropped to it (``None``: 224).
+        resize_size: a folder's test images are resized to it before the centre
+            crop (``None``: ``image_size * 256 / 224``).
+        interpolation: of a folder's resizing, ``"bilinear"`` or ``"bicubic"``.
 
     Raises:
-        ValueError: an unknown data set or loader.
-        DataUnavailableError: see ``load_dataset``.
+        ValueError: an unknown data set or loader, or ``"folder"`` with ``loader="device"``.
+        DataUnavailableError: see ``load_dataset``, and ``refimpl.tools.folder`` for a folder.
     """
     if name not in DATASETS:  # before HFLIP[name]: a KeyError would not say what is known
         raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    if loader not in ("device", "dataloader"):
+        raise ValueError(f"unknown loader {loader!r}; known: device, dataloader")
     hflip = HFLIP[name]
-    if loader == "device":
+    pair: tuple[DeviceLoader | WorkerLoader, DeviceLoader | WorkerLoader]
+    if name == "folder":
+        pair, classes = _folder_loaders(
+            root, batch_size, device, loader, normalize, seed, num_workers, image_size, resize_size, interpolation
+        )
+    elif loader == "device":
         train_set, test_set = (load_dataset(name, root, split, download and split) for split in (True, False))
-        common = {"batch_size": batch_size, "device": device, "normalize": normalize, "channels_last": channels_last}
-        return (
+        common = {
+            "batch_size": batch_size,
+            "device": device,
+            "normalize": normalize,
+            "channels_last": channels_last,
+            "image_size": image_size,
+        }
+        pair = (
             DeviceLoader(*to_tensors(train_set), train=True, hflip=hflip, seed=seed, **common),
             DeviceLoader(*to_tensors(test_set), **common),
         )
-    if loader == "dataloader":
-        train_set = load_dataset(name, root, True, download, pil_transforms(normalize, augment=True, hflip=hflip))
-        test_set = load_dataset(name, root, False, False, pil_transforms(normalize))
+        classes = CLASSES[name]
+    else:
+        size = image_size or 32
+        augmented = pil_transforms(normalize, augment=True, hflip=hflip, image_size=size)
+        train_set = load_dataset(name, root, True, download, augmented)
+        test_set = load_dataset(name, root, False, False, pil_transforms(normalize, image_size=size))
         common = {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
-        return (
+        pair = (
             WorkerLoader(train_set, batch_size, train=True, seed=seed, **common),
             WorkerLoader(test_set, batch_size, train=False, **common),
         )
-    raise ValueError(f"unknown loader {loader!r}; known: device, dataloader")
+        classes = CLASSES[name]
+    for each in pair:
+        each.classes = list(classes)
+    return pair
+
+
+def _folder_loaders(
+    root: str | Path,
+    batch_size: int,
+    device: torch.device,
+    loader: str,
+    normalize: Normalization,
+    seed: int,
+    num_workers: int,
+    image_size: int | None,
+    resize_size: int | None,
+    interpolation: str,
+) -> tuple[tuple[WorkerLoader, WorkerLoader], tuple[str, ...]]:
+    """A folder's loaders (see ``make_loaders``) and its class names; it reports the files it skipped."""
+    from refimpl.tools.folder import FolderImages, folder_transforms, scan_image_folder
+
+    if loader != "dataloader":
+        raise ValueError(
+            "a folder of images is read by DataLoader workers (loader='dataloader'): "
+            "images of many sizes cannot be kept on the device as one tensor"
+        )
+    train_split, val_split = scan_image_folder(root)
+    for split in (train_split, val_split):
+        note = split.describe_skipped()
+        if note:
+            print(f"note: {note}", flush=True)
+    size = image_size or 224
+    mean, std = channel_stats(normalize)
+    sets = [
+        FolderImages(split, folder_transforms(size, split is train_split, mean, std, resize_size, interpolation))
+        for split in (train_split, val_split)
+    ]
+    common = {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
+    loaders = (
+        WorkerLoader(sets[0], batch_size, train=True, seed=seed, **common),
+        WorkerLoader(sets[1], batch_size, train=False, **common),
+    )
+    return loaders, train_split.classes

@@ -3,14 +3,14 @@
 The tools' messages are one line each (what failed, why, what to do), and the
 "why" is often an exception from PyTorch, torchvision or the operating system,
 whose own message may run to paragraphs or repeat a path the message names
-already. These three functions are the only ways the tools shorten one.
+already. These functions are the only ways the tools shorten one.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["first_line", "first_sentence", "os_reason"]
+__all__ = ["first_line", "first_sentence", "os_reason", "worker_error"]
 
 
 def first_line(err: BaseException) -> str:
@@ -33,3 +33,18 @@ def first_sentence(err: BaseException, width: int = 120) -> str:
 def os_reason(err: OSError) -> str:
     """The system's words for an ``OSError`` (``"Permission denied"``), without the path Python adds to them."""
     return os.strerror(err.errno) if err.errno else str(err)
+
+
+def worker_error(err: BaseException) -> str:
+    """``err``'s own message, also when a ``DataLoader`` worker raised it.
+
+    The main process gets a worker's error as the same type, with "Caught X in
+    DataLoader worker process 0" and the worker's traceback as its message,
+    whose last line is the original one (``module.X: message``).
+    """
+    text = str(err).strip()
+    if not text.startswith("Caught "):
+        return text
+    last = text.splitlines()[-1]
+    name = type(err).__name__
+    return last.split(f"{name}: ", 1)[1] if f"{name}: " in last else last

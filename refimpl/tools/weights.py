@@ -60,6 +60,7 @@ __all__ = [
     "hub_weights",
     "load_pretrained",
     "load_state_dict",
+    "load_weights_file",
     "resolve_weights",
 ]
 
@@ -309,3 +310,76 @@ def load_pretrained(model: nn.Module, spec: ModelSpec, weights: str) -> None:
             f"cannot load {entry} for {spec.name}: {cache_path(entry)} does not fit the model ({problems}); "
             f"delete it to download it again, or put the file from {entry.url} there"
         )
+
+
+#: where checkpoints of other trainers keep their state dict: torchvision's reference and this project ("model"),
+#: timm's train.py ("state_dict", "state_dict_ema")
+_NESTED = ("model", "state_dict")
+#: prefixes that wrappers add to every key: DistributedDataParallel's, torch.compile's
+_WRAPPERS = ("module.", "_orig_mod.")
+
+
+def _state_dict_in(content: Any, path: str) -> dict[str, torch.Tensor]:
+    """The state dict a checkpoint file holds: itself, or nested under ``model`` or ``state_dict``, unwrapped."""
+    for key in _NESTED:
+        if isinstance(content, dict) and isinstance(content.get(key), dict):
+            content = content[key]
+            break
+    if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):
+        kind = type(content).__name__
+        raise BadCheckpointError(f"{path} holds a {kind} that is not a state dict of tensors (nor one under 'model')")
+    for prefix in _WRAPPERS:
+        if content and all(str(key).startswith(prefix) for key in content):
+            content = {key[len(prefix) :]: value for key, value in content.items()}
+    bad = [key for key, value in content.items() if value.is_floating_point() and not torch.isfinite(value).all()]
+    if bad:
+        raise BadCheckpointError(f"{path} holds NaN or infinite values in {_listed(bad)}")
+    return content
+
+
+def load_weights_file(model: nn.Module, spec: ModelSpec, path: str | os.PathLike[str]) -> str | None:
+    """Load a local checkpoint file into ``model``, a ``spec`` model, for fine-tuning; returns a note or ``None``.
+
+    For a user without network access (the published file, downloaded
+    elsewhere) or with weights of their own pretraining. The file is read with
+    ``weights_only=True``; it may be a state dict, or a checkpoint that holds
+    one under ``model`` (torchvision's reference, this project's ``train``) or
+    ``state_dict`` (timm's ``train.py``), with DDP's ``module.`` prefix or
+    not. The spec's checkpoint adapter is applied where the file has the
+    reference's names. Every key and shape must fit the model, except the
+    classifier's: a classifier for another number of classes is left out, and
+    the model keeps its new one (the note says so).
+
+    Raises:
+        BadCheckpointError: the file cannot be read, is no state dict of finite
+            tensors, or does not fit the model (naming the first keys that differ).
+    """
+    path = os.fspath(os.path.expanduser(path))
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:
+        raise BadCheckpointError(f"cannot read {path}: {first_sentence(err)}") from None
+    except Exception as err:  # noqa: BLE001  (damaged, or holding objects other than tensors and containers)
+        raise BadCheckpointError(f"cannot read {path} as a checkpoint of tensors ({first_sentence(err)})") from None
+    state_dict = _state_dict_in(content, path)
+    ours = model.state_dict()
+    if spec.adapt_state_dict is not None and not set(state_dict) <= set(ours):
+        state_dict = spec.adapt(state_dict)  # the reference's names (timm's), as the published files have them
+    head = [f"{spec.classifier}.{name}" for name, _ in getattr(model, spec.classifier).named_parameters()]
+    note = None
+    if any(key in state_dict and state_dict[key].shape != ours[key].shape for key in head):
+        classes = state_dict[f"{spec.classifier}.weight"].shape[0]
+        note = f"the classifier ({spec.classifier}) is new: {path} has one for {classes} classes"
+        state_dict = {key: value for key, value in state_dict.items() if key not in head}
+        ours = {key: value for key, value in ours.items() if key not in head}
+    reshaped = [key for key in ours if key in state_dict and state_dict[key].shape != ours[key].shape]
+    missing: list[str] = []
+    unexpected: list[str] = []
+    if not reshaped:  # PyTorch says which keys are missing: BN fills in num_batches_tracked, absent in old files
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        missing = [key for key in missing if note is None or key not in head]  # a new head is not missing
+    found = {"missing": missing, "unexpected": unexpected, "of another shape": reshaped}
+    if any(found.values()):
+        problems = "; ".join(f"{kind}: {_listed(keys)}" for kind, keys in found.items() if keys)
+        raise BadCheckpointError(f"{path} does not fit {spec.name} ({problems})")
+    return note

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import random
 import signal
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from refimpl.tools.data import DeviceLoader
 from refimpl.tools.errors import os_reason
+from refimpl.tools.files import atomic_open
 from refimpl.tools.train.checkpoint import CheckpointError, restore, resumed_settings, save_checkpoint
 from refimpl.tools.train.loop import NonFiniteLossError, divergence, evaluate, train_epoch
 from refimpl.tools.train.run_folder import RunFolder, RunFolderError, open_run_folder, write_metrics
@@ -334,6 +336,9 @@ def run_training(
 def _save_epoch(folder: RunFolder, state: dict[str, Any], last_good: Callable[[], str]) -> None:
     """Write an epoch's checkpoint, then the metrics of every epoch so far (from the checkpoint's history).
 
+    A run that records its class names (the command's) writes them beside, as
+    ``classes.json``.
+
     The first epoch of a run that replaces another (``--overwrite``) removes
     the earlier run's metrics once its checkpoint is written in full, just
     before that checkpoint takes the earlier one's place: a crash between the
@@ -351,6 +356,10 @@ def _save_epoch(folder: RunFolder, state: dict[str, Any], last_good: Callable[[]
         folder.replaces = False
         path = folder.metrics
         write_metrics(path, state["history"])
+        if "classes" in state["config"]:  # what the model's outputs mean, for whoever uses it
+            path = folder.classes
+            with atomic_open(path, "w") as file:
+                json.dump(state["config"]["classes"], file, ensure_ascii=False)
     except OSError as err:
         why = f"cannot write {path}: {os_reason(err)}; training stopped in epoch {epoch}"
         raise RunFolderError(f"{why}; last good checkpoint: {last_good()}") from None

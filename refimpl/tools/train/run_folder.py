@@ -39,10 +39,11 @@ from typing import Any
 from refimpl.tools.errors import os_reason
 from refimpl.tools.files import FolderLockedError, atomic_open, lock_folder, remove_stale
 
-__all__ = ["CHECKPOINT", "METRICS", "RunFolder", "RunFolderError", "open_run_folder", "write_metrics"]
+__all__ = ["CHECKPOINT", "CLASSES", "METRICS", "RunFolder", "RunFolderError", "open_run_folder", "write_metrics"]
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
+CLASSES = "classes.json"  # the class names in label order, where the run records them
 
 
 class RunFolderError(RuntimeError):
@@ -91,6 +92,11 @@ class RunFolder:
     def metrics(self) -> Path:
         """The run's ``metrics.jsonl``."""
         return self.path / METRICS
+
+    @property
+    def classes(self) -> Path:
+        """The run's ``classes.json``: its class names in label order, where the run records them."""
+        return self.path / CLASSES
 
 
 @contextlib.contextmanager
@@ -143,7 +149,7 @@ def open_run_folder(out: str | Path, resume: dict[str, Any] | None, overwrite: b
 
 def _checked_run_folder(out: Path, resume: dict[str, Any] | None, overwrite: bool) -> RunFolder:
     """The locked folder ``out``, once cleared of a killed run's temporary files and checked for a run."""
-    remove_stale(out, (CHECKPOINT, METRICS))  # a killed run's half-written files; we hold the lock
+    remove_stale(out, (CHECKPOINT, METRICS, CLASSES))  # a killed run's half-written files; we hold the lock
     held = _holds_run(out)
     source = None if resume is None else resume.get("path")
     own = source is not None and Path(source).resolve() == (out / CHECKPOINT).resolve()

@@ -18,6 +18,7 @@ from refimpl.tools.data import DATASETS
 
 __all__ = [
     "CUDA_BATCH_SIZE",
+    "FOLLOWED_ON_RESUME",
     "FREE_ON_RESUME",
     "KEPT_ON_RESUME",
     "MAX_LR",
@@ -32,6 +33,8 @@ __all__ = [
 MAX_LR = 10.0  # beyond it SGD only diverges (and past 3.4e38 the step overflows float32)
 MAX_SEED = 2**32 - 1  # NumPy's seeds
 SCHEDULES = ("onecycle", "cosine")
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024  # below 16 pixels a ResNet's last stage has no map left
+IMAGE_SIZES = f"an integer from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}"
 #: the recommended CIFAR-10 batch on a GPU: 512 images keep a GPU busy, and the peak learning rate grows
 #: with the batch (0.1 per 128 images, the linear scaling rule of Goyal et al., arXiv:1706.02677), to 0.4
 CUDA_BATCH_SIZE = 512
@@ -84,9 +87,13 @@ RULES: dict[str, Rule] = {
     "seed": Rule(int, lambda v: 0 <= v <= MAX_SEED, "an integer from 0 to 2**32 - 1"),
     "log_every": POSITIVE,
     "model": Rule(str, lambda v: v != "", "a model name"),
+    "weights": Rule(str, lambda v: v != "", "a published checkpoint's name or a checkpoint file", optional=True),
     "small_input": _ANY_BOOL,
     "dataset": _one_of(*DATASETS),
     "data_root": Rule(str, lambda v: True, "a folder"),
+    "image_size": Rule(int, lambda v: MIN_IMAGE_SIZE <= v <= MAX_IMAGE_SIZE, IMAGE_SIZES, optional=True),
+    # a run's class names, in label order (recorded by the command, not a flag)
+    "classes": Rule(list, lambda v: len(v) >= 2 and all(isinstance(c, str) for c in v), "a list of class names"),
     "download": _ANY_BOOL,
     # batch normalisation computes its statistics over the batch: one image gives none
     "batch_size": Rule(int, lambda v: v >= 2, "an integer of at least 2 (batch normalisation needs 2 images)"),
@@ -98,7 +105,7 @@ RULES: dict[str, Rule] = {
     "cuda_graph": dataclasses.replace(_ANY_BOOL, optional=True),
     "fused": dataclasses.replace(_ANY_BOOL, optional=True),
     "loader": _one_of("device", "dataloader"),
-    "normalize": _one_of("imagenet", "cifar10"),
+    "normalize": _one_of("imagenet", "cifar10", "weights"),
     "workers": Rule(int, lambda v: v >= 0, "a non-negative integer"),
 }
 
@@ -106,8 +113,10 @@ RULES: dict[str, Rule] = {
 #: the settings that decide a run's numbers: a checkpoint of the command records them, a resumed run keeps them
 KEPT_ON_RESUME = (
     "model",
+    "weights",
     "small_input",
     "dataset",
+    "image_size",
     "normalize",
     "epochs",
     "batch_size",
@@ -123,6 +132,8 @@ KEPT_ON_RESUME = (
 )
 #: recipe settings that change no number of a run: a resumed run may set them anew
 FREE_ON_RESUME = ("log_every",)
+#: recorded by the command and followed by ``--resume`` unless the flag is given anew (the data moved)
+FOLLOWED_ON_RESUME = ("data_root",)
 
 
 def setting_problems(settings: dict[str, Any], unknown: bool = False) -> list[str]:
