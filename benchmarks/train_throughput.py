@@ -43,10 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from refimpl.tools.cli import TrainConfig, build_model
 from refimpl.tools.data import make_loaders
 from refimpl.tools.results import write_result
 from refimpl.tools.train import CUDA_BATCH_SIZE, TrainStep, fast_settings, make_optimizer, step_settings, train_epoch
+from refimpl.tools.train.command import TrainConfig, build_model
 
 GOALS = {"refimpl": 5.0, "recipe": 10.0}  # (b) / (a) and (c) / (a) on a GPU
 GOAL_PEAK_SHARE = 0.35  # (c)'s share of the dense bfloat16 peak

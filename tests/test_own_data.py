@@ -17,9 +17,10 @@ import torch
 import torchvision
 from helpers import RunsCode, write_image_folder
 
-from refimpl.tools.cli import build_model, main
+from refimpl.tools.cli import main
 from refimpl.tools.data import make_loaders
 from refimpl.tools.train import fitting
+from refimpl.tools.train.command import build_model
 
 CPU = torch.device("cpu")
 

@@ -26,11 +26,12 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from refimpl.tools import cli
-from refimpl.tools.cli import build_model, main, resolve_config, train
+from refimpl.tools.cli import main
 from refimpl.tools.data import make_loaders
 from refimpl.tools.train import CheckpointError, Recipe, Stopped, fit, fitting, load_checkpoint
 from refimpl.tools.train import checkpoint as checkpoint_module
 from refimpl.tools.train import signals as signals_module
+from refimpl.tools.train.command import TrainConfig, build_model, resolve_config, train
 
 SMOKE = ["--model", "resnet20", "--dataset", "fake", "--batch-size", "16", "--max-steps", "2"]
 SMOKE += ["--device", "cpu", "--workers", "0"]
@@ -69,7 +70,7 @@ def test_a_file_of_the_run_that_is_a_link_is_replaced_not_followed(tmp_path) -> 
     target.write_text("not the run's")
     out.mkdir()
     (out / "metrics.jsonl").symlink_to(target)  # empty for the run: a link to a file it did not write
-    train(cli.TrainConfig(**_config(out, overwrite=True)))
+    train(TrainConfig(**_config(out, overwrite=True)))
     assert target.read_text() == "not the run's"
     assert not (out / "metrics.jsonl").is_symlink() and len(_rows(out)) == 1
 
@@ -85,7 +86,7 @@ def test_a_dangling_link_as_out_is_one_line(tmp_path, capsys) -> None:
 
 def test_a_folder_named_like_a_temporary_file_is_left_alone(tmp_path) -> None:
     """The clean-up of a killed run's temporary files once crashed on a folder with such a name."""
-    train(cli.TrainConfig(**_config(tmp_path)))
+    train(TrainConfig(**_config(tmp_path)))
     (tmp_path / ".checkpoint.pt.x.tmp").mkdir()
     (tmp_path / ".checkpoint.pt.x.tmp" / "notes.txt").write_text("mine")
     train(*resolve_config(resume="", out=str(tmp_path), device="cpu", epochs=None))
@@ -169,7 +170,7 @@ def test_every_checkpoint_resumes_through_fit_and_through_the_command(tmp_path) 
     assert _untimed(_rows(by_fit)) == whole
 
     by_train = tmp_path / "by-train"
-    _stopped_after_one_epoch(by_train, lambda: train(cli.TrainConfig(**_config(by_train, epochs=3))))
+    _stopped_after_one_epoch(by_train, lambda: train(TrainConfig(**_config(by_train, epochs=3))))
     checkpoint = load_checkpoint(by_train / "checkpoint.pt")
     train_history = _fit_smoke(by_train, epochs=3, resume=checkpoint)
     assert len(train_history) == 3 and _untimed(_rows(by_train)) == _untimed(train_history)
@@ -246,7 +247,7 @@ def test_a_full_disk_during_a_save_is_one_line_and_keeps_the_last_checkpoint(tmp
 
 def test_an_overwrite_cut_between_its_two_writes_never_mixes_two_runs(tmp_path, monkeypatch) -> None:
     """The new run's checkpoint beside the old run's metrics.jsonl, which --overwrite once left without a word."""
-    train(cli.TrainConfig(**_config(tmp_path, epochs=2)))
+    train(TrainConfig(**_config(tmp_path, epochs=2)))
     old = _rows(tmp_path)
 
     def killed(*args: object, **kwargs: object) -> None:
@@ -254,7 +255,7 @@ def test_an_overwrite_cut_between_its_two_writes_never_mixes_two_runs(tmp_path, 
 
     monkeypatch.setattr(fitting, "write_metrics", killed)
     with pytest.raises(SystemExit):
-        train(cli.TrainConfig(**_config(tmp_path, epochs=2, seed=1, overwrite=True)))
+        train(TrainConfig(**_config(tmp_path, epochs=2, seed=1, overwrite=True)))
     new = load_checkpoint(tmp_path / "checkpoint.pt")
     assert new["config"]["seed"] == 1 and new["epoch"] == 1
     assert not (tmp_path / "metrics.jsonl").exists()  # the old run's metrics went before the new checkpoint came

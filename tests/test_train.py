@@ -19,9 +19,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from refimpl.tools import cli
 from refimpl.tools import train as train_module
-from refimpl.tools.cli import TrainConfig, build_model, main, resolve_config, train
+from refimpl.tools.cli import main
 from refimpl.tools.data import make_loaders
 from refimpl.tools.registry import get_spec
 from refimpl.tools.train import (
@@ -29,11 +28,13 @@ from refimpl.tools.train import (
     Recipe,
     RunFolderError,
     TrainStep,
+    command,
     fit,
     fitting,
     make_optimizer,
     run_folder,
 )
+from refimpl.tools.train.command import TrainConfig, build_model, resolve_config, train
 
 TIMING = {"images_per_s", "seconds"}  # the only metrics that may differ between identical runs
 
@@ -105,7 +106,7 @@ def test_a_resumed_run_reads_its_checkpoint_once(tmp_path, monkeypatch) -> None:
         paths.append(path)
         return load(path)
 
-    monkeypatch.setattr(cli, "load_checkpoint", counted)
+    monkeypatch.setattr(command, "load_checkpoint", counted)
     assert main(["train", "--resume", "--out", str(tmp_path), "--device", "cpu"]) == 0
     assert paths == [tmp_path / "checkpoint.pt"]
 
@@ -130,7 +131,7 @@ class _NanAtStep(nn.Module):
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(cli, "build_model", lambda *a: _NanAtStep(build_model(*a), step=5))
+    monkeypatch.setattr(command, "build_model", lambda *a: _NanAtStep(build_model(*a), step=5))
     args = ["train", "--model", "resnet20", "--dataset", "fake", "--epochs", "3", "--batch-size", "16"]
     assert main([*args, "--max-steps", "3", "--device", "cpu", "--workers", "0", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]  # the progress bars come before
@@ -162,7 +163,7 @@ def test_a_type_error_inside_a_builder_is_not_taken_for_a_missing_option(monkeyp
         raise TypeError("boom")
 
     spec = dataclasses.replace(get_spec("resnet18"), builder=broken)
-    monkeypatch.setattr(cli, "get_spec", lambda name: spec)
+    monkeypatch.setattr(command, "get_spec", lambda name: spec)
     with pytest.raises(TypeError, match="boom"):
         build_model("resnet18", small_input=True)
 
@@ -488,15 +489,15 @@ def test_overwrite_replaces_a_run_only_once_its_first_epoch_is_written(tmp_path,
     args = ["train", *SMOKE, "--epochs", "1", "--out", str(tmp_path)]
     assert main(args) == 0
     before = _files(tmp_path)
-    build = cli.build_model
-    monkeypatch.setattr(cli, "build_model", lambda *a: _NanAtStep(build(*a), step=1))
+    build = command.build_model
+    monkeypatch.setattr(command, "build_model", lambda *a: _NanAtStep(build(*a), step=1))
     capsys.readouterr()
     assert main([*args, "--overwrite"]) == 1  # a new run that fails at its first step
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("python -m refimpl: error: the loss is nan at step 1 (epoch 1); training stopped;"), err
     assert err.endswith(f"last good checkpoint: none (no epoch finished; {tmp_path} still holds the earlier run)")
     assert _files(tmp_path) == before  # metrics.jsonl not emptied, checkpoint.pt not replaced
-    monkeypatch.setattr(cli, "build_model", build)
+    monkeypatch.setattr(command, "build_model", build)
     assert main([*args, "--overwrite", "--seed", "1"]) == 0
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["config"]["seed"] == 1
     assert metrics(tmp_path)[0]["train_loss"] != _strict(before["metrics.jsonl"].decode())["train_loss"]
@@ -612,7 +613,7 @@ class _DivergesQuietly(nn.Module):
     ],
 )
 def test_a_diverged_epoch_is_never_saved(tmp_path, monkeypatch, capsys, what: str, found: str) -> None:
-    monkeypatch.setattr(cli, "build_model", lambda *a: _DivergesQuietly(build_model(*a), 5, what))
+    monkeypatch.setattr(command, "build_model", lambda *a: _DivergesQuietly(build_model(*a), 5, what))
     assert main(["train", *SMOKE, "--epochs", "3", "--max-steps", "3", "--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"python -m refimpl: error: {found} after step 6 (epoch 2); training stopped; "

@@ -38,9 +38,11 @@ for a notebook, nothing; ``on_step`` hands out the loss of every step:
 
     history = fit(resnet20(), make_loaders("digits", 32, torch.device("cpu")), Recipe(epochs=3), out=None)
 
-The command (``refimpl.tools.cli``: ``TrainConfig``, ``resolve_config``,
-``train``) builds the model, the data and the device from its flags and trains
-through the same driver as ``fit``, ``run_training``. The modules, by job:
+The command (``command``: ``TrainConfig``, ``resolve_config``, ``build_model``,
+``train``; its flags in ``refimpl.tools.cli``) builds the model, the data and
+the device from its flags and trains through the same driver as ``fit``,
+``run_training``. It also fine-tunes (``--weights``, published or a file) and
+trains on a folder of your own images (``--dataset folder``). The modules, by job:
 
 - ``settings``: ``RULES``, what every setting accepts, and ``Recipe``;
 - ``step``: the device, its precision and layout, the optimiser and its schedule,
@@ -53,7 +55,8 @@ through the same driver as ``fit``, ``run_training``. The modules, by job:
   its ``metrics.jsonl``;
 - ``signals``: Ctrl-C and SIGTERM, which stop a run between its saves;
 - ``fitting``: ``fit`` and ``run_training``, which train epoch by epoch, check
-  each epoch for divergence, write the metrics and checkpoints, and resume.
+  each epoch for divergence, write the metrics and checkpoints, and resume;
+- ``command``: the command's run (its settings, its model and its data).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a training run can be told: ``RULES``, the one check of every setting, and ``Recipe``.
 
-``Recipe``, the command's flags (``refimpl.tools.cli.TrainConfig``, a
+``Recipe``, the command's flags (``refimpl.tools.train.command.TrainConfig``, a
 ``Recipe`` with the model, the data and the device besides) and the settings
 a checkpoint records are all checked against ``RULES``, so a bad value is
 refused in the same words wherever it comes from.
