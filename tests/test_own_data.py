@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -232,3 +234,36 @@ def test_bad_weights_are_one_line_and_exit_2(
 def test_weights_with_small_input_are_one_line(capsys) -> None:
     assert main(command("--model", "resnet18", "--weights", "DEFAULT", "--small-input", "--dataset", "fake")) == 2
     assert "--weights needs the model's own stem, which --small-input replaces" in one_error(capsys)
+
+
+# --- the page ---------------------------------------------------------------------------------------------------
+
+OWN_DATA_PAGE = Path(__file__).resolve().parents[1] / "docs" / "own_data.md"
+#: every ```sh or ```python block after a ``<!-- test: own data -->`` line
+PAGE_BLOCKS = re.compile(r"<!-- test: own data -->\n```(sh|python)\n(.*?)```", re.DOTALL)
+#: what the suite adds to the page's commands, so that they take a second: last on the line, they win
+SMOKE_FLAGS = ["--epochs", "1", "--batch-size", "4", "--image-size", "32", "--device", "cpu", "--workers", "0"]
+
+
+def test_the_own_data_page_runs_on_generated_images(tmp_path: Path, monkeypatch, cache_checkpoint, capsys) -> None:
+    """The page's commands and code, in order, on a generated folder and a cached (random) resnet18 checkpoint.
+
+    The commands run as written, with ``SMOKE_FLAGS`` appended (one epoch of
+    batches of 4 at 32x32 on the CPU: a second, not minutes); the file the
+    page gives ``--weights`` is the published file, put in the working folder.
+    """
+    blocks = PAGE_BLOCKS.findall(OWN_DATA_PAGE.read_text())
+    assert [kind for kind, _ in blocks] == ["sh", "sh", "python"], "the page lost a marked block"
+    monkeypatch.chdir(tmp_path)
+    write_image_folder(tmp_path / "my_images")
+    cached = cache_checkpoint("resnet18", "IMAGENET1K_V1", torchvision.models.resnet18().state_dict())
+    shutil.copy(cached, tmp_path / "resnet18-f37072fd.pth")
+    for kind, code in blocks:
+        if kind == "python":
+            exec(compile(code, "own_data.md", "exec"), {"__name__": "own_data"})  # noqa: S102  (the page's own code)
+            continue
+        argv = shlex.split(code.replace("\\\n", " "))
+        assert argv[:3] == ["python", "-m", "refimpl"], argv
+        assert main([*argv[3:], *SMOKE_FLAGS]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "runs" / "my-resnet18" / "classes.json").read_text()) == ["cat", "dog"]
+    assert capsys.readouterr().out.splitlines()[-1].split()[0] in ("cat", "dog")  # the prediction's class

@@ -21,7 +21,9 @@ What this file holds, top to bottom:
    ``loader="dataloader"``; and ``DeviceLoader``, chosen by ``loader="device"``:
    the whole uint8 data set moved to the training device (GPU or CPU) once,
    augmented there and sliced into batches, with no worker processes;
-   ``make_loaders`` builds either pair, for training and for testing.
+   ``make_loaders`` builds either pair, for training and for testing, and
+   the pair of a folder of your own images (``"folder"``, read by
+   ``refimpl.tools.folder`` in ``WorkerLoader``'s workers).
 
 Why a second loader: the notes' ``DataLoader`` decodes, augments and
 normalises every image in Python with PIL, in two worker processes. A GPU
@@ -56,12 +58,14 @@ if TYPE_CHECKING:  # torchvision takes a second to import: the functions import 
 
 __all__ = [
     "CIFAR10_STATS",
+    "CLASSES",
     "DATASETS",
     "IMAGENET_STATS",
     "DataUnavailableError",
     "DeviceLoader",
     "Digits",
     "WorkerLoader",
+    "channel_stats",
     "epoch_seed",
     "load_dataset",
     "make_loaders",

@@ -301,7 +301,10 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             interpolation=prep.interpolation if published else "bilinear",
         )
         if len(data[0]) == 0:
-            raise ValueError(f"--batch-size {config.batch_size} is larger than the training set of {config.dataset}")
+            batches = data[0]
+            images = len(batches.dataset) if hasattr(batches, "dataset") else len(batches.labels)
+            where = config.data_root if config.dataset == "folder" else config.dataset
+            raise ValueError(f"--batch-size {config.batch_size} is larger than the {images} training images of {where}")
         classes = list(data[0].classes)
         settings = {**_recorded(config), "classes": classes}
         if checkpoint is not None:
