@@ -40,6 +40,17 @@ def test_train_throughput_measures_three_paths_and_their_arithmetic(tmp_path) ->
     assert 0.15e9 < data["flops_per_image"] < 0.35e9, data["flops_per_image"]
 
 
+def test_folder_loader_measures_the_loader_against_the_step(tmp_path, capsys) -> None:
+    out = tmp_path / "f.json"
+    args = ["--device", "cpu", "--model", "resnet20", "--images", "8", "--photo-size", "64", "48", "--workers", "0"]
+    args += ["--image-size", "32", "--batch-size", "4", "--steps", "1", "--rounds", "1", "--out", str(out)]
+    assert _script("folder_loader").main(args) == 0
+    data = json.loads(out.read_text())
+    assert [r["rate"] for r in data["rows"]] == ["loader", "step"] and data["settings"]["images"] == 8
+    assert all(len(r["images_per_s"]) == 1 and r["images_per_s"][0] > 0 for r in data["rows"])
+    assert "(a) / (b) = " in capsys.readouterr().out
+
+
 def test_forward_backward_covers_every_reference_and_loads_the_same_weights(tmp_path) -> None:
     module = _script("forward_backward")
     assert {"resnet50", "densenet121", "se_resnet50", "preact_resnet50"} <= set(module.MODELS)

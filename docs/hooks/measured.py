@@ -237,7 +237,27 @@ def throughput(stem: str) -> str:
     return table + _provenance(data, *captions)
 
 
+def loader_vs_step(stem: str) -> str:
+    """The folder loader's images/s against the training step's (from a folder_loader result file)."""
+    data = _read(stem)
+    rates = {row["rate"]: row for row in data["rows"]}
+    decimals = _decimals(statistics.median(row["images_per_s"]) for row in data["rows"])
+    loader, step = (Repeats.of(rates[name]["images_per_s"], decimals) for name in ("loader", "step"))
+    rows = [
+        ["(a) loader", rates["loader"]["settings"], f"{loader}"],
+        ["(b) training step", rates["step"]["settings"], f"{step}"],
+    ]
+    table = format_table(["rate", "what it does", "images/s: median (min–max)"], rows, "llr", markdown=True)
+    rounds = data["settings"]["rounds"]
+    return table + _provenance(
+        data,
+        f"Median and range over {rounds} rounds, batch {data['settings']['batch_size']}. (a) / (b) = "
+        f"{_versus(loader, step)} ({RATIO_RULE}): at 1 or above the step never waits for its data.",
+    )
+
+
 GENERATORS: dict[str, Callable[..., str]] = {
+    "loader_vs_step": loader_vs_step,
     "densenet_memory": densenet_memory,
     "result": result,
     "forward_backward": forward_backward,
