@@ -269,6 +269,17 @@ def test_throughput_ratios_are_ratios_of_the_medians_shown(measured: ModuleType,
             assert ("no measurable difference" in _column(row, "vs notes")) == overlap, row
 
 
+def test_the_loader_against_the_step_is_the_ratio_of_the_medians_shown(measured: ModuleType) -> None:
+    data = json.loads((RESULTS / "folder_loader_cpu.json").read_text())
+    out = measured.loader_vs_step("folder_loader_cpu")
+    (table,) = _tables(out)
+    (loader, step) = (_spread(_column(row, "images/s")) for row in table)
+    for shown, stored in zip((loader, step), data["rows"], strict=True):
+        assert shown[0] == pytest.approx(statistics.median(stored["images_per_s"]), abs=0.051)
+    _assert_ratio(out.split("(a) / (b) = ")[1], loader[0], step[0])
+    assert f"{data['measured_at'][:10]} on " in out and data["command"] in out
+
+
 @pytest.mark.parametrize("stem", ["forward_backward_cpu", "h200-baseline/forward_backward_cuda"])
 def test_forward_backward_ratio_is_the_ratio_of_the_medians_shown(measured: ModuleType, stem: str) -> None:
     data = json.loads((RESULTS / f"{stem}.json").read_text())
