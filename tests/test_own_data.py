@@ -231,9 +231,32 @@ def test_bad_weights_are_one_line_and_exit_2(
     assert not (tmp_path / "marker").exists() and not out.exists()
 
 
-def test_weights_with_small_input_are_one_line(capsys) -> None:
-    assert main(command("--model", "resnet18", "--weights", "DEFAULT", "--small-input", "--dataset", "fake")) == 2
-    assert "--weights needs the model's own stem, which --small-input replaces" in one_error(capsys)
+FLAGS_THAT_CONFLICT = {
+    "weights and a small stem": (
+        ("--model", "resnet18", "--weights", "DEFAULT", "--small-input", "--dataset", "fake"),
+        "--weights needs the model's own stem, which --small-input replaces",
+    ),
+    "the weights' statistics without weights": (
+        ("--model", "resnet20", "--normalize", "weights", "--dataset", "fake"),
+        "--normalize weights needs --weights",
+    ),
+    "a folder on the device loader": (
+        ("--model", "resnet20", "--dataset", "folder", "--loader", "device"),
+        "--dataset folder needs --loader dataloader (its default)",
+    ),
+    "weights for a model that has none": (
+        ("--model", "resnet20", "--weights", "DEFAULT", "--dataset", "fake"),
+        "resnet20 has no published weights",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FLAGS_THAT_CONFLICT)
+def test_flags_that_conflict_are_one_line_before_any_work(case: str, tmp_path: Path, capsys) -> None:
+    args, expected = FLAGS_THAT_CONFLICT[case]
+    out = tmp_path / "run"
+    assert main(command(*args, "--out", str(out))) == 2
+    assert expected in one_error(capsys) and not out.exists()
 
 
 # --- the page ---------------------------------------------------------------------------------------------------

@@ -280,6 +280,11 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
     if config.normalize == "weights" and config.weights is None:
         raise ValueError("--normalize weights needs --weights (the statistics of which weights?)")
     folder_data = config.dataset == "folder"
+    if folder_data and config.loader == "device":
+        raise ValueError(
+            "--dataset folder needs --loader dataloader (its default): images of many sizes are decoded in "
+            "DataLoader workers, not kept on the device as one tensor"
+        )
     image_size = config.image_size or ((prep.crop_size if published else spec.input_size) if folder_data else None)
     # SIGTERM stops the run as Ctrl-C does; the run folder opens before any work: it may be refused
     with stop_on_signals(), open_run_folder(out, checkpoint, config.overwrite) as folder:
