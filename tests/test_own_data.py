@@ -116,6 +116,12 @@ BAD_FOLDERS = {
         "val differ from those of",
     ),
     "a name that is not UTF-8": (_not_utf8, "has a class folder whose name is not valid UTF-8 (b'caf\\xe9')"),
+    "a truncated image": (
+        lambda root: (root / "train" / "dog" / "0.jpg").write_bytes(
+            (root / "train" / "dog" / "0.jpg").read_bytes()[:200]
+        ),
+        "train/dog/0.jpg: a damaged image (image file is truncated",
+    ),
     "a file that is not an image": (
         lambda root: (root / "train" / "dog" / "broken.jpg").write_bytes(b"garbage"),
         "broken.jpg: not an image Pillow can read; replace or remove it",
