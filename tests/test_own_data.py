@@ -120,7 +120,7 @@ BAD_FOLDERS = {
         lambda root: (root / "train" / "dog" / "0.jpg").write_bytes(
             (root / "train" / "dog" / "0.jpg").read_bytes()[:200]
         ),
-        "train/dog/0.jpg: a damaged image (image file is truncated",
+        "train/dog/0.jpg: a damaged image (",
     ),
     "a file that is not an image": (
         lambda root: (root / "train" / "dog" / "broken.jpg").write_bytes(b"garbage"),
