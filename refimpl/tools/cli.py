@@ -4,10 +4,11 @@ The ``train`` command's run, for Python too (``TrainConfig``,
 ``resolve_config``, ``build_model``, ``train``), is in
 ``refimpl.tools.train.command``; here are its flags and its exit codes.
 
-Exit codes: 0 success, 1 a verification failed or training diverged, 2 bad arguments, an unknown
-model, a model that does not fit the image size, missing or unreadable data, an unusable checkpoint
-or run folder (also one that cannot be written, a full disk), 130 training interrupted (Ctrl-C), 143
-training stopped by SIGTERM (128 + the signal's number, as a shell reports it).
+Exit codes: 0 success, 1 a verification failed, training diverged or another process of a torchrun
+run stopped, 2 bad arguments, an unknown model, a model that does not fit the image size, missing or
+unreadable data, an unusable checkpoint or run folder (also one that cannot be written, a full disk),
+130 training interrupted (Ctrl-C), 143 training stopped by SIGTERM (128 + the signal's number, as a
+shell reports it).
 
 The codes keep these meanings when the output goes nowhere: a reader that stops early (``| head -1``)
 or a closed stdout or stderr leaves the work to go on, its output discarded.
@@ -42,6 +43,7 @@ from refimpl.tools.train import (
     TrainingInterrupted,
 )
 from refimpl.tools.train.command import TrainConfig, resolve_config, train
+from refimpl.tools.train.distributed import RankLostError
 from refimpl.tools.train.settings import POSITIVE
 from refimpl.tools.weights import WeightsUnavailableError
 
@@ -166,9 +168,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         config, checkpoint = resolve_config(**given)  # a resumed run's checkpoint is read here, once
         train(config, checkpoint)
-    except (DataUnavailableError, CheckpointError, RunFolderError, NonFiniteLossError, WeightsUnavailableError) as err:
+    except (
+        DataUnavailableError,
+        CheckpointError,
+        RunFolderError,
+        NonFiniteLossError,
+        WeightsUnavailableError,
+        RankLostError,
+    ) as err:
         print(f"{args.prog}: error: {worker_error(err)}", file=sys.stderr)
-        return 1 if isinstance(err, NonFiniteLossError) else 2
+        return 1 if isinstance(err, NonFiniteLossError | RankLostError) else 2
     except (torch.cuda.OutOfMemoryError, RuntimeError) as err:
         if not isinstance(err, torch.cuda.OutOfMemoryError) and "can't allocate memory" not in str(err):
             raise  # the CPU allocator's out-of-memory error is a plain RuntimeError
@@ -256,6 +265,12 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="record the whole training step in a CUDA graph and replay it (default: on CUDA in bfloat16, "
         "without --compile)",
+    )
+    p.add_argument(
+        "--sync-bn",
+        action="store_true",
+        default=None,
+        help="under torchrun on CUDA: batch normalisation pools its statistics over the processes",
     )
     p.add_argument(
         "--fused",

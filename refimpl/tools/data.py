@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from refimpl.modelspec import IMAGENET_MEAN, IMAGENET_STD
 from refimpl.tools.errors import first_line, os_reason
@@ -305,6 +305,11 @@ class DeviceLoader:
         channels_last: hand out batches in channels_last memory layout.
         image_size: resize each batch to this side (bilinear) after the
             augmentation; ``None`` keeps the images' own size.
+        rank: this process's place among ``world_size`` (``torchrun``): a
+            training batch is its slice of the global batch of ``batch_size``
+            images, which every rank draws and augments alike, so that N
+            processes train on what one process would.
+        world_size: the number of processes; ``batch_size`` must divide by it.
     """
 
     def __init__(
@@ -319,7 +324,12 @@ class DeviceLoader:
         seed: int = 0,
         channels_last: bool = False,
         image_size: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
+        if batch_size % world_size:
+            raise ValueError(f"batch size {batch_size} does not divide among {world_size} processes")
+        self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
@@ -354,6 +364,9 @@ class DeviceLoader:
             x, y = self.images[index], self.labels[index]  # (B, 3, H, W) uint8, (B,)
             if self.train:
                 x = random_crop_flip(x, PAD, self.hflip, generator)
+                if self.world_size > 1:  # the global batch drawn and augmented as one process would: our slice
+                    share = self.batch_size // self.world_size
+                    x, y = (t[self.rank * share : (self.rank + 1) * share] for t in (x, y))
             x = x.float()
             if self.image_size is not None:  # (B, 3, 32, 32) -> (B, 3, S, S), as Resize on each image
                 x = F.interpolate(x, size=(self.image_size,) * 2, mode="bilinear", antialias=True)
@@ -362,6 +375,32 @@ class DeviceLoader:
 
 
 # --8<-- [end:device_loader]
+
+
+class GlobalBatches(Sampler[list[int]]):
+    """Each global batch of a shuffled epoch, or this rank's slice of it: the order one process would train on.
+
+    Args:
+        size: images in the data set.
+        batch_size: the global batch; the last incomplete one is dropped.
+        generator: draws the epoch's permutation (the loader reseeds it every epoch).
+        rank: which slice of each batch this process takes.
+        world_size: into how many slices a batch is cut.
+    """
+
+    def __init__(self, size: int, batch_size: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
+        self.size, self.batch_size, self.generator = size, batch_size, generator
+        self.rank, self.world_size = rank, world_size
+
+    def __len__(self) -> int:
+        return self.size // self.batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.size, generator=self.generator).tolist()
+        share = self.batch_size // self.world_size
+        for i in range(len(self)):
+            start = i * self.batch_size + self.rank * share
+            yield order[start : start + share]
 
 
 class WorkerLoader(DataLoader):
@@ -377,6 +416,9 @@ class WorkerLoader(DataLoader):
         num_workers: worker processes (the notes use 2; 0 loads in this process).
         seed: with the epoch, seeds the order and the workers' augmentation.
         pin_memory: page-locked batches, for faster copies to a GPU.
+        rank: this process's place among ``world_size``: a training batch is
+            its slice of each global batch (``GlobalBatches``).
+        world_size: the number of processes; ``batch_size`` must divide by it.
     """
 
     def __init__(
@@ -387,16 +429,18 @@ class WorkerLoader(DataLoader):
         num_workers: int = 2,
         seed: int = 0,
         pin_memory: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
-        super().__init__(
-            dataset,
-            batch_size,
-            shuffle=train,
-            num_workers=num_workers,
-            drop_last=train,
-            pin_memory=pin_memory,
-            generator=torch.Generator(),
-        )
+        if batch_size % world_size:
+            raise ValueError(f"batch size {batch_size} does not divide among {world_size} processes")
+        generator = torch.Generator()
+        if train and world_size > 1:
+            batches = GlobalBatches(len(dataset), batch_size, generator, rank, world_size)
+            options: dict[str, Any] = {"batch_sampler": batches}
+        else:
+            options = {"batch_size": batch_size, "shuffle": train, "drop_last": train}
+        super().__init__(dataset, num_workers=num_workers, pin_memory=pin_memory, generator=generator, **options)
         self.seed = seed
 
     def set_epoch(self, epoch: int) -> None:
@@ -420,6 +464,8 @@ def make_loaders(
     image_size: int | None = None,
     resize_size: int | None = None,
     interpolation: str = "bilinear",
+    rank: int = 0,
+    world_size: int = 1,
 ) -> tuple[DeviceLoader | WorkerLoader, DeviceLoader | WorkerLoader]:
     """The training and the test loader of a data set; training batches are augmented.
 
@@ -445,6 +491,10 @@ def make_loaders(
         resize_size: a folder's test images are resized to it before the centre
             crop (``None``: ``image_size * 256 / 224``).
         interpolation: of a folder's resizing, ``"bilinear"`` or ``"bicubic"``.
+        rank: this process's place among ``world_size`` (``torchrun``): its
+            training batches are its slices of the global batches of
+            ``batch_size`` images; the test loader is the whole test set.
+        world_size: the number of processes.
 
     Raises:
         ValueError: an unknown data set or loader, or ``"folder"`` with ``loader="device"``.
@@ -458,7 +508,17 @@ def make_loaders(
     pair: tuple[DeviceLoader | WorkerLoader, DeviceLoader | WorkerLoader]
     if name == "folder":
         pair, classes = _folder_loaders(
-            root, batch_size, device, loader, normalize, seed, num_workers, image_size, resize_size, interpolation
+            root,
+            batch_size,
+            device,
+            loader,
+            normalize,
+            seed,
+            num_workers,
+            image_size,
+            resize_size,
+            interpolation,
+            {"rank": rank, "world_size": world_size},
         )
     elif loader == "device":
         train_set, test_set = (load_dataset(name, root, split, download and split) for split in (True, False))
@@ -470,7 +530,9 @@ def make_loaders(
             "image_size": image_size,
         }
         pair = (
-            DeviceLoader(*to_tensors(train_set), train=True, hflip=hflip, seed=seed, **common),
+            DeviceLoader(
+                *to_tensors(train_set), train=True, hflip=hflip, seed=seed, rank=rank, world_size=world_size, **common
+            ),
             DeviceLoader(*to_tensors(test_set), **common),
         )
         classes = CLASSES[name]
@@ -481,7 +543,7 @@ def make_loaders(
         test_set = load_dataset(name, root, False, False, pil_transforms(normalize, image_size=size))
         common = {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
         pair = (
-            WorkerLoader(train_set, batch_size, train=True, seed=seed, **common),
+            WorkerLoader(train_set, batch_size, train=True, seed=seed, rank=rank, world_size=world_size, **common),
             WorkerLoader(test_set, batch_size, train=False, **common),
         )
         classes = CLASSES[name]
@@ -501,6 +563,7 @@ def _folder_loaders(
     image_size: int | None,
     resize_size: int | None,
     interpolation: str,
+    ranks: dict[str, int],
 ) -> tuple[tuple[WorkerLoader, WorkerLoader], tuple[str, ...]]:
     """A folder's loaders (see ``make_loaders``) and its class names; it reports the files it skipped."""
     from refimpl.tools.folder import FolderImages, folder_transforms, scan_image_folder
@@ -513,7 +576,7 @@ def _folder_loaders(
     train_split, val_split = scan_image_folder(root)
     for split in (train_split, val_split):
         note = split.describe_skipped()
-        if note:
+        if note and ranks["rank"] == 0:  # one process says it
             print(f"note: {note}", flush=True)
     size = image_size or 224
     mean, std = channel_stats(normalize)
@@ -523,7 +586,7 @@ def _folder_loaders(
     ]
     common = {"num_workers": num_workers, "pin_memory": device.type == "cuda"}
     loaders = (
-        WorkerLoader(sets[0], batch_size, train=True, seed=seed, **common),
+        WorkerLoader(sets[0], batch_size, train=True, seed=seed, **ranks, **common),
         WorkerLoader(sets[1], batch_size, train=False, **common),
     )
     return loaders, train_split.classes

@@ -42,7 +42,8 @@ The command (``command``: ``TrainConfig``, ``resolve_config``, ``build_model``,
 ``train``; its flags in ``refimpl.tools.cli``) builds the model, the data and
 the device from its flags and trains through the same driver as ``fit``,
 ``run_training``. It also fine-tunes (``--weights``, published or a file) and
-trains on a folder of your own images (``--dataset folder``). The modules, by job:
+trains on a folder of your own images (``--dataset folder``), alone or
+under ``torchrun`` on several processes. The modules, by job:
 
 - ``settings``: ``RULES``, what every setting accepts, and ``Recipe``;
 - ``step``: the device, its precision and layout, the optimiser and its schedule,
@@ -56,7 +57,9 @@ trains on a folder of your own images (``--dataset folder``). The modules, by jo
 - ``signals``: Ctrl-C and SIGTERM, which stop a run between its saves;
 - ``fitting``: ``fit`` and ``run_training``, which train epoch by epoch, check
   each epoch for divergence, write the metrics and checkpoints, and resume;
-- ``command``: the command's run (its settings, its model and its data).
+- ``command``: the command's run (its settings, its model and its data);
+- ``distributed``: more than one process, started by ``torchrun``, kept in
+  step by DistributedDataParallel.
 """
 
 from __future__ import annotations

@@ -11,8 +11,10 @@ one-line messages and exit codes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,10 @@ from torch import nn
 from refimpl.modelspec import ModelSpec, Preprocessing
 from refimpl.tools.data import NUM_CLASSES, make_loaders
 from refimpl.tools.registry import create_model, get_spec
+from refimpl.tools.train import distributed
 from refimpl.tools.train.checkpoint import CheckpointError, check_kept, load_checkpoint
 from refimpl.tools.train.fitting import run_training, seed_all
-from refimpl.tools.train.run_folder import CHECKPOINT, METRICS, open_run_folder
+from refimpl.tools.train.run_folder import CHECKPOINT, METRICS, RunFolder, RunFolderError, open_run_folder
 from refimpl.tools.train.settings import FOLLOWED_ON_RESUME, KEPT_ON_RESUME, RULES, Recipe
 from refimpl.tools.train.signals import stop_on_signals
 from refimpl.tools.train.step import describe_device, fast_settings, resolve_device, step_settings
@@ -76,6 +79,9 @@ class TrainConfig(Recipe):
             optimiser) in a CUDA graph and replay it; ``None``: on CUDA in
             bfloat16 without ``compile``, off otherwise. CUDA only.
         fused: the fused SGD kernel; ``None``: on CUDA, off on the CPU.
+        sync_bn: under torchrun on CUDA, batch normalisation pools its
+            statistics over the processes (``nn.SyncBatchNorm``); refused on
+            the CPU and for one process.
 
     The fields of ``Recipe`` come first (``epochs``, ``lr``, ``schedule``,
     ``seed``, ...); ``seed`` also seeds the initialisation, the data order and
@@ -104,6 +110,7 @@ class TrainConfig(Recipe):
     workers: int = 2
     cuda_graph: bool | None = None
     fused: bool | None = None
+    sync_bn: bool = False
 
 
 def _recorded(config: TrainConfig) -> dict[str, Any]:
@@ -237,6 +244,32 @@ def resolve_config(**given: Any) -> tuple[TrainConfig, dict[str, Any] | None]:
     return config, checkpoint
 
 
+def _quiet(*args: object, **kwargs: object) -> None:
+    """``print`` on every rank but the first: one process speaks for the run."""
+
+
+@contextlib.contextmanager
+def _shared_run_folder(
+    out: Path, checkpoint: dict[str, Any] | None, overwrite: bool, ranks: distributed.Ranks | None
+) -> Iterator[RunFolder | None]:
+    """The run folder on rank 0 (locked, checked), ``None`` on the others; a refusal stops every rank."""
+    if ranks is None:
+        with open_run_folder(out, checkpoint, overwrite) as folder:
+            yield folder
+        return
+    with contextlib.ExitStack() as stack:
+        folder, problem = None, None
+        if ranks.main:
+            try:
+                folder = stack.enter_context(open_run_folder(out, checkpoint, overwrite))
+            except RunFolderError as err:
+                problem = str(err)
+        problem = distributed.broadcast_problem(problem)
+        if problem is not None:
+            raise RunFolderError(problem)
+        yield folder
+
+
 def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train ``config.model`` as ``python -m refimpl train`` does; returns the last epoch's metrics.
 
@@ -271,6 +304,40 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
         # a setting the checkpoint does not record (one written by fit records its recipe alone) comes from the flags
         check_kept(checkpoint["config"], {k: v for k, v in _recorded(config).items() if k not in FOLLOWED_ON_RESUME})
     device = resolve_device(config.device)
+    ranks = distributed.from_environment()  # set by torchrun
+    if ranks is not None and config.batch_size % ranks.world_size:
+        raise ValueError(
+            f"--batch-size {config.batch_size} (the global batch) does not divide among {ranks.world_size} processes"
+        )
+    if ranks is not None and config.cuda_graph:
+        raise ValueError(
+            "--cuda-graph is not supported with more than one process: DDP's gradient all-reduce would have to be "
+            "recorded in the graph; drop --cuda-graph"
+        )
+    if config.sync_bn and (ranks is None or device.type != "cuda"):
+        why = "a single process has no others to pool with" if ranks is None else "the CPU's gloo backend has none"
+        raise ValueError(
+            f"--sync-bn pools batch statistics over torchrun's processes on CUDA GPUs; {why}: drop --sync-bn"
+        )
+    if ranks is None:
+        return _train(config, checkpoint, out, source, device, ranks)
+    try:
+        return _train(config, checkpoint, out, source, device, ranks)
+    finally:
+        distributed.stop()
+
+
+def _train(
+    config: TrainConfig,
+    checkpoint: dict[str, Any] | None,
+    out: Path,
+    source: Path | None,
+    device: torch.device,
+    ranks: distributed.Ranks | None,
+) -> dict[str, Any]:
+    say = print if ranks is None or ranks.main else _quiet
+    if ranks is not None:
+        device = distributed.start(ranks, device)
     amp_dtype, memory_format = fast_settings(device)
     step_settings(device, amp_dtype, config.compile, config.cuda_graph, config.fused)  # refused before any work
     spec = _checked_spec(config.model, config.small_input, config.weights)
@@ -287,9 +354,10 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
         )
     image_size = config.image_size or ((prep.crop_size if published else spec.input_size) if folder_data else None)
     # SIGTERM stops the run as Ctrl-C does; the run folder opens before any work: it may be refused
-    with stop_on_signals(), open_run_folder(out, checkpoint, config.overwrite) as folder:
+    with stop_on_signals(), _shared_run_folder(out, checkpoint, config.overwrite, ranks) as folder:
         how = {"auto": " (--device auto" + ("" if device.type == "cuda" else ": no CUDA device found") + ")"}
-        print(f"device: {describe_device(device)}{how.get(config.device, '')}", flush=True)
+        processes = "" if ranks is None else f", {ranks.describe()}"
+        say(f"device: {describe_device(device)}{how.get(config.device, '')}{processes}", flush=True)
         data = make_loaders(
             config.dataset,
             config.batch_size,
@@ -304,6 +372,8 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             image_size=image_size,
             resize_size=prep.resize_size if published and image_size == prep.crop_size else None,
             interpolation=prep.interpolation if published else "bilinear",
+            rank=0 if ranks is None else ranks.rank,
+            world_size=1 if ranks is None else ranks.world_size,
         )
         if len(data[0]) == 0:
             batches = data[0]
@@ -318,10 +388,12 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
         # a resumed run's weights come from its checkpoint: no published file is read again
         weights = config.weights if checkpoint is None else None
         model = build_model(config.model, config.small_input, len(classes), weights).to(device)
+        if config.sync_bn:  # the same state_dict keys: checkpoints load either way
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         if spec.small_input and not config.small_input and weights is None and image_size is None:
-            print(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
+            say(f"note: {config.model} is built for large images; on 32x32 ones --small-input keeps more resolution")
         if checkpoint is not None:
-            print(f"resuming from {source} after epoch {checkpoint['epoch']} of {config.epochs}")
+            say(f"resuming from {source} after epoch {checkpoint['epoch']} of {config.epochs}")
         history = run_training(
             model=model,
             data=data,
@@ -332,11 +404,12 @@ def train(config: TrainConfig, checkpoint: dict[str, Any] | None = None) -> dict
             settings=settings,
             cuda_graph=config.cuda_graph,
             fused=config.fused,
+            ranks=ranks,
         )
 
     last = history[-1]
     total = sum(row["seconds"] for row in history)
-    print(
+    say(
         f"{config.model} on {config.dataset}, {config.epochs} epoch{'s'[: config.epochs > 1]} on {last['device']}: "
         f"test accuracy {last['test_acc']:.1%} (loss {last['test_loss']:.3f}, {last['test_images']} images), "
         f"train accuracy {last['train_acc']:.1%}; {total:.0f} s of training\n"

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -30,7 +31,8 @@ from refimpl.tools.data import DeviceLoader
 from refimpl.tools.errors import os_reason
 from refimpl.tools.files import atomic_open
 from refimpl.tools.train.checkpoint import CheckpointError, restore, resumed_settings, save_checkpoint
-from refimpl.tools.train.loop import NonFiniteLossError, divergence, evaluate, train_epoch
+from refimpl.tools.train.distributed import RankLostError, Ranks, lost_a_rank, mean_over_ranks, peer_reason
+from refimpl.tools.train.loop import EpochStats, NonFiniteLossError, divergence, evaluate, train_epoch
 from refimpl.tools.train.run_folder import RunFolder, RunFolderError, open_run_folder, write_metrics
 from refimpl.tools.train.settings import Recipe
 from refimpl.tools.train.signals import Stopped, TrainingInterrupted, saving, stop_on_signals
@@ -189,6 +191,7 @@ def run_training(
     progress: bool = True,
     cuda_graph: bool | None = None,
     fused: bool | None = None,
+    ranks: Ranks | None = None,
 ) -> list[dict[str, Any]]:
     """Train epoch by epoch in an open run folder (or none); ``fit`` and the command both end here.
 
@@ -206,6 +209,10 @@ def run_training(
         progress: show a progress bar per epoch and a line after it.
         cuda_graph: replay each training step from a CUDA graph; ``None`` picks (``step_settings``).
         fused: SGD's fused kernel; ``None`` picks.
+        ranks: this process's place among those ``torchrun`` started (see
+            ``refimpl.tools.train.distributed``): the model is wrapped in
+            DistributedDataParallel, the training metrics are averaged over the
+            ranks, and only rank 0 shows progress (it alone should get a ``folder``).
 
     Returns:
         The metrics of every epoch, as ``fit`` returns them.
@@ -221,8 +228,19 @@ def run_training(
     device = next(model.parameters()).device
     amp_dtype, memory_format = fast_settings(device)
     model.to(memory_format=memory_format)  # channels_last on CUDA: cuDNN then needs no transposes
+    if ranks is not None:
+        if cuda_graph:
+            raise ValueError(
+                "--cuda-graph is not supported with more than one process: DDP's gradient all-reduce would have to "
+                "be recorded in the graph; drop --cuda-graph"
+            )
+        cuda_graph = False
+        progress = progress and ranks.main
     cuda_graph, fused = step_settings(device, amp_dtype, compile, cuda_graph, fused)
-    forward = torch.compile(model) if compile else model
+    forward: nn.Module = model
+    if ranks is not None:  # the gradients are averaged over the ranks in the backward pass
+        forward = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    forward = torch.compile(forward) if compile else forward
     steps = min(len(train_batches), recipe.max_steps or len(train_batches))
     if steps == 0:
         raise ValueError("the training loader has no batch (is the batch larger than the training set?)")
@@ -286,7 +304,11 @@ def run_training(
                 raise NonFiniteLossError(
                     f"{err} (epoch {epoch + 1}); training stopped; last good checkpoint: {last_good()}"
                 ) from None
-            test_loss, test_acc, test_images = evaluate(forward, test_batches, test_steps, amp_dtype, memory_format)
+            if ranks is not None:  # the ranks' shards of the global batches, as one process would report them
+                loss, accuracy = mean_over_ranks([stats.loss, stats.accuracy], device)
+                stats = EpochStats(loss, accuracy, stats.images * ranks.world_size, stats.seconds)
+            tested = forward if ranks is None else model  # every rank tests alone, on the whole test set
+            test_loss, test_acc, test_images = evaluate(tested, test_batches, test_steps, amp_dtype, memory_format)
             diverged = divergence(model, stats.loss, test_loss)  # before anything is written
             if diverged:
                 raise NonFiniteLossError(
@@ -306,6 +328,7 @@ def run_training(
                 "precision": precision,
                 "channels_last": memory_format == torch.channels_last,
                 "cuda_graph": cuda_graph,
+                **({} if ranks is None else {"processes": ranks.world_size}),
             }
             with saving():  # Ctrl-C or SIGTERM now waits for both files and the epoch's record: they agree
                 if folder is not None:
@@ -330,6 +353,13 @@ def run_training(
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
         where = None if folder is None else folder.path
         raise TrainingInterrupted(len(history), epochs, saved, where, signum) from None
+    except RuntimeError as err:
+        if ranks is None or not lost_a_rank(err):
+            raise
+        raise RankLostError(
+            f"another process of the run stopped ({peer_reason(err)}); training stopped in epoch "
+            f"{len(history) + 1}; last good checkpoint: {last_good()}"
+        ) from None
     return history
 
 

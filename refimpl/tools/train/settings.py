@@ -104,6 +104,7 @@ RULES: dict[str, Rule] = {
     "compile": _ANY_BOOL,
     "cuda_graph": dataclasses.replace(_ANY_BOOL, optional=True),
     "fused": dataclasses.replace(_ANY_BOOL, optional=True),
+    "sync_bn": _ANY_BOOL,
     "loader": _one_of("device", "dataloader"),
     "normalize": _one_of("imagenet", "cifar10", "weights"),
     "workers": Rule(int, lambda v: v >= 0, "a non-negative integer"),
@@ -129,6 +130,7 @@ KEPT_ON_RESUME = (
     "momentum",
     "weight_decay",
     "label_smoothing",
+    "sync_bn",
 )
 #: recipe settings that change no number of a run: a resumed run may set them anew
 FREE_ON_RESUME = ("log_every",)
