@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import write_image_folder
 
 from refimpl.tools.cli import main
 from refimpl.tools.train import fitting
@@ -116,7 +117,8 @@ def test_a_run_survives_a_dead_rank_and_resumes_with_another_number_of_processes
     """One process trains epoch 1 and is stopped. Under torchrun, rank 1 dies: rank 0 stops in one line,
     within the timeout, the checkpoint intact. Two processes then resume it; rank 0 alone writes."""
     out = tmp_path / "run"
-    flags = ["--model", "resnet20", "--dataset", "digits", "--batch-size", "16", "--max-steps", "3"]
+    images = write_image_folder(tmp_path / "images")  # 12 training images in the folder layout, 2 classes
+    flags = ["--model", "resnet20", "--dataset", "folder", "--data-root", str(images), "--batch-size", "4"]
     flags += ["--device", "cpu", "--workers", "0", "--out", str(out), "--epochs", "2"]
     _stopped_after_one_epoch(monkeypatch, ["train", *flags])
     before = (out / "checkpoint.pt").read_bytes()
@@ -130,7 +132,8 @@ def test_a_run_survives_a_dead_rank_and_resumes_with_another_number_of_processes
     run = torchrun("-m", "refimpl", "train", "--resume", "--out", str(out))
     assert run.returncode == 0, run.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [row["epoch"] for row in rows] == [1, 2] and "processes" not in rows[0] and rows[1]["processes"] == 2
+    assert [row["epoch"] for row in rows] == [1, 2] and "processes" not in rows[0]
+    assert rows[1]["processes"] == 2 and rows[1]["batch_per_process"] == 2  # the global batch of 4, split
     assert run.stdout.count("2 processes (DistributedDataParallel)") == 1  # one rank speaks for the run
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "classes.json", "metrics.jsonl"]
 

@@ -238,8 +238,11 @@ def run_training(
         progress = progress and ranks.main
     cuda_graph, fused = step_settings(device, amp_dtype, compile, cuda_graph, fused)
     forward: nn.Module = model
+    share = None  # images per process and step, under torchrun
     if ranks is not None:  # the gradients are averaged over the ranks in the backward pass
         forward = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+        global_batch = getattr(train_batches, "batch_size", None) or train_batches.batch_sampler.batch_size
+        share = global_batch // ranks.world_size
     forward = torch.compile(forward) if compile else forward
     steps = min(len(train_batches), recipe.max_steps or len(train_batches))
     if steps == 0:
@@ -328,7 +331,8 @@ def run_training(
                 "precision": precision,
                 "channels_last": memory_format == torch.channels_last,
                 "cuda_graph": cuda_graph,
-                **({} if ranks is None else {"processes": ranks.world_size}),
+                # under torchrun: the global batch was split, the learning rate was not scaled (the batch is the same)
+                **({} if ranks is None else {"processes": ranks.world_size, "batch_per_process": share}),
             }
             with saving():  # Ctrl-C or SIGTERM now waits for both files and the epoch's record: they agree
                 if folder is not None:
