@@ -33,6 +33,7 @@ __all__ = [
     "block_inputs",
     "imagenet_or_own_size",
     "names",
+    "stop_after_first_epoch",
     "write_image_folder",
 ]
 
@@ -156,3 +157,25 @@ def write_image_folder(
                 pixels[..., label % 3] += 127
                 Image.fromarray(pixels.numpy()).save(folder / f"{i}.{'jpg' if i % 2 == 0 else 'png'}")
     return root
+
+
+def stop_after_first_epoch(monkeypatch: Any, argv: list[str]) -> None:
+    """Run ``python -m refimpl`` with ``argv`` (2 epochs or more), stopped as by Ctrl-C when epoch 2 begins.
+
+    Leaves a run with the checkpoint of epoch 1, to resume.
+    """
+    from refimpl.tools.cli import main
+    from refimpl.tools.train import fitting
+
+    real = fitting.train_epoch
+    calls = []
+
+    def first_only(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fitting, "train_epoch", first_only)
+    assert main(argv) == 130
+    monkeypatch.setattr(fitting, "train_epoch", real)

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_image_folder
+from helpers import stop_after_first_epoch, write_image_folder
 
 from refimpl.tools.cli import main
-from refimpl.tools.train import fitting
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +53,8 @@ if ranks is not None:
 
 
 def torchrun(*args: str, processes: int = 2, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(processes), *args]
+    # --standalone: a free port of its own, never the default 29500 another run (or a closing one) may hold
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes), *args]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -83,21 +83,6 @@ def test_two_processes_with_half_batches_train_what_one_process_trains(tmp_path:
     assert moved > 1e-3, "the runs trained nothing: equal weights would prove nothing"
 
 
-def _stopped_after_one_epoch(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
-    real = fitting.train_epoch
-    calls = []
-
-    def first_only(*a: object, **k: object) -> object:
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(fitting, "train_epoch", first_only)
-    assert main(args) == 130
-    monkeypatch.setattr(fitting, "train_epoch", real)
-
-
 #: the command, but rank 1 dies (as if killed) when its first epoch begins
 DYING_RANK = """
 import os, sys
@@ -120,7 +105,7 @@ def test_a_run_survives_a_dead_rank_and_resumes_with_another_number_of_processes
     images = write_image_folder(tmp_path / "images")  # 12 training images in the folder layout, 2 classes
     flags = ["--model", "resnet20", "--dataset", "folder", "--data-root", str(images), "--batch-size", "4"]
     flags += ["--device", "cpu", "--workers", "0", "--out", str(out), "--epochs", "2"]
-    _stopped_after_one_epoch(monkeypatch, ["train", *flags])
+    stop_after_first_epoch(monkeypatch, ["train", *flags])
     before = (out / "checkpoint.pt").read_bytes()
     script = tmp_path / "dying.py"
     script.write_text(DYING_RANK)

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
-from helpers import RunsCode, write_image_folder
+from helpers import RunsCode, stop_after_first_epoch, write_image_folder
 
 from refimpl.tools.cli import main
 from refimpl.tools.data import make_loaders
-from refimpl.tools.train import fitting
 from refimpl.tools.train.command import build_model
 
 CPU = torch.device("cpu")
@@ -65,28 +64,12 @@ def test_a_folder_trains_and_records_its_class_names(images: Path, tmp_path: Pat
     assert row["test_images"] == 4
 
 
-def _stopped_after_one_epoch(monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    """Run ``train`` for 2 epochs, stopped as by Ctrl-C when the second begins: a run to resume."""
-    real = fitting.train_epoch
-    calls = []
-
-    def first_only(*a: object, **k: object) -> object:
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(fitting, "train_epoch", first_only)
-    assert main(command(*args, "--epochs", "2")) == 130
-    monkeypatch.setattr(fitting, "train_epoch", real)
-
-
 def test_a_folder_whose_classes_changed_cannot_resume_its_run(
     images: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     out = tmp_path / "run"
     args = ("--model", "resnet20", "--dataset", "folder", "--data-root", str(images), "--out", str(out))
-    _stopped_after_one_epoch(monkeypatch, *args)
+    stop_after_first_epoch(monkeypatch, command(*args, "--epochs", "2"))
     for split in ("train", "val"):
         (images / split / "dog").rename(images / split / "fox")
     capsys.readouterr()
@@ -187,7 +170,9 @@ def test_a_resumed_fine_tuning_reads_its_checkpoint_not_the_weights_again(
     torch.save(torchvision.models.resnet18().state_dict(), path)
     out = tmp_path / "run"
     args = ("--model", "resnet18", "--weights", str(path), "--image-size", "32", "--out", str(out))
-    _stopped_after_one_epoch(monkeypatch, *args, "--dataset", "folder", "--data-root", str(images))
+    stop_after_first_epoch(
+        monkeypatch, command(*args, "--dataset", "folder", "--data-root", str(images), "--epochs", "2")
+    )
     path.unlink()
     assert main(command("--resume", "--out", str(out), "--epochs", "2")) == 0
     assert len(torch.load(out / "checkpoint.pt", weights_only=True)["history"]) == 2
