@@ -30,7 +30,7 @@ from mkdocs.structure.pages import Page
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for the modules below, however it is loaded
 import computed
 import measured
-from pages import fences, is_notebook
+from pages import fences, is_notebook, language
 
 # arguments are model names, node names (features.denseblock1) and result files (h200-baseline/forward_backward_cuda)
 MARKER = re.compile(r"^\{\{[ \t]*(\w+)((?:[ \t]+[\w./-]+)*)[ \t]*\}\}[ \t]*$", re.MULTILINE)
@@ -43,7 +43,10 @@ INLINE_CODE = re.compile(r"(`+).+?(?<!`)\1(?!`)")
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    computed.ROWS.clear()  # `mkdocs serve` rebuilds in this process: a build of its own computes them again
+    # `mkdocs serve` rebuilds in this process: a build of its own computes them again. The Korean edition,
+    # built right after the English one in the same process (docs/hooks/editions.py), reuses them.
+    if language(config) == "en":
+        computed.ROWS.clear()
     return config
 
 
@@ -77,7 +80,7 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
             inspect.signature(GENERATORS[name]).bind(*args)
         except TypeError as error:
             raise PluginError(f"{page.file.src_path}: {match.group().strip()}: {error}") from None
-        return GENERATORS[name](*args)
+        return GENERATORS[name](*args, lang=language(config))  # the edition's language: en or ko
 
     markdown = MARKER.sub(replace, markdown)
     if not is_notebook(page.file.src_uri, config):  # a notebook's source is Python, which mkdocs-jupyter renders

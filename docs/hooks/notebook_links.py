@@ -9,6 +9,7 @@ the source on the repository and that notebook.
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for pages.py, however this hook is loaded
+import bilingual
 from pages import ROOT, is_notebook, source_base
 
 RUNS = ROOT / "docs" / "notebooks" / "runs"
@@ -35,7 +37,12 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for file in list(files):
         if file.src_uri.endswith(".py") and is_notebook(file.src_uri, config):
             stored = RUNS / Path(file.src_uri).with_suffix(".ipynb").name
-            if stored.is_file():  # a missing run fails the build when the page is rendered (docs/hooks/notebooks.py)
+            if not stored.is_file():  # a missing run fails the build when its page is rendered (notebooks.py)
+                continue
+            if Path(file.abs_src_path).parent == bilingual.KOREAN_NOTEBOOKS:  # the same run, in Korean
+                content = json.dumps(bilingual.korean_notebook(stored.stem), ensure_ascii=False, indent=1)
+                files.append(File.generated(config, ipynb_uri(file.src_uri), content=content))
+            else:
                 files.append(File.generated(config, ipynb_uri(file.src_uri), abs_src_path=str(stored)))
     return files
 

@@ -14,9 +14,12 @@ notebook page says, under its title, on what machine and when its run was made.
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +30,41 @@ from mkdocs.structure.pages import Page
 from mkdocs_jupyter import convert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # docs/, for experiments.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for bilingual.py
+import bilingual
 import experiments
 
 _CONVERT = getattr(convert.nb2html, "original", convert.nb2html)  # the plugin's own, however often we wrap it
 
 
 def stored_notebook(nb_path: str | Path) -> Path:
-    """The stored run to render for the page ``nb_path``; a PluginError if it is missing or stale."""
+    """The stored run to render for the page ``nb_path``; a PluginError if it is missing or stale.
+
+    A Korean page (``docs/ko/notebooks/NAME.py``) gets the same run with its Korean prose and outputs
+    (``bilingual.korean_notebook``), written to a folder of this build's own.
+    """
     path = Path(nb_path).resolve()
-    if path.parent != experiments.NOTEBOOKS or path.suffix != ".py":
+    if path.parent not in (experiments.NOTEBOOKS, bilingual.KOREAN_NOTEBOOKS) or path.suffix != ".py":
         return path  # not one of ours: the plugin's own way
     reasons = experiments.stale(path.stem)
     if reasons:
         raise PluginError(experiments.stale_message(path.stem, reasons))
-    return experiments.stored_path(path.stem)
+    if path.parent == experiments.NOTEBOOKS:
+        return experiments.stored_path(path.stem)
+    target = Path(_build_folder()) / f"{path.stem}.ipynb"
+    target.write_text(json.dumps(bilingual.korean_notebook(path.stem), ensure_ascii=False), encoding="utf-8")
+    return target
+
+
+@functools.cache
+def _build_folder() -> str:
+    """A folder of this process's own for the Korean notebooks it renders (removed when the process ends)."""
+    folder = tempfile.TemporaryDirectory(prefix="refimpl-ko-notebooks-")
+    _FOLDERS.append(folder)
+    return folder.name
+
+
+_FOLDERS: list[tempfile.TemporaryDirectory] = []
 
 
 def from_stored_run(nb_path: str, **options: Any) -> str:
@@ -76,7 +100,7 @@ HEADING = re.compile(r"</h1>")
 
 def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     path = Path(page.file.abs_src_path or "")
-    if path.parent != experiments.NOTEBOOKS or path.suffix != ".py":
+    if path.parent not in (experiments.NOTEBOOKS, bilingual.KOREAN_NOTEBOOKS) or path.suffix != ".py":
         return html_
     note = run_note(path.stem)
     if HEADING.search(html_):  # under the title, where a reader looks first

@@ -34,6 +34,11 @@ def source_base(config: MkDocsConfig) -> str:
     return f"{config.repo_url.rstrip('/')}/{edit.removesuffix(docs)}"
 
 
+def language(config: MkDocsConfig) -> str:
+    """The edition being built: ``"en"`` (``mkdocs.yml``) or ``"ko"`` (``mkdocs.ko.yml``), the theme's language."""
+    return config.theme.get("language") or "en"
+
+
 def is_notebook(src_uri: str, config: MkDocsConfig) -> bool:
     """Whether the page ``src_uri`` is one that mkdocs-jupyter renders (its ``include`` patterns)."""
     jupyter = config.plugins.get("mkdocs-jupyter")

@@ -1,4 +1,5 @@
-"""Helpers the notebooks share: seeded training on the offline digits data set, plot style, figures with alt text.
+"""Helpers the notebooks share: seeded training on the offline digits data set, plot style, figures with alt text,
+and what a cell says in both of the site's languages.
 
 Kept small on purpose: the training loop itself is ``refimpl.tools.train.fit``, tested
 in ``tests/test_train.py``. The notebooks train on ``DEVICE``: a GPU when one is
@@ -18,7 +19,6 @@ import matplotlib as mpl
 import numpy as np
 import torch
 import torch.nn.functional as F
-from IPython.display import HTML
 from torch import Tensor, nn
 
 from refimpl.tools.data import make_loaders
@@ -59,12 +59,38 @@ def plot_style() -> None:
     )
 
 
-def show(fig, alt: str) -> HTML:
+class Bilingual:
+    """One output in English and in Korean, from the same numbers: the notebook shows the English.
+
+    The site's Korean edition (``docs/ko/``) renders the same stored run and shows
+    the Korean, which the output carries in its metadata (``refimpl``); see
+    ``docs/hooks/notebooks.py``.
+    """
+
+    def __init__(self, mime: str, en: str, **korean: str) -> None:
+        self.mime, self.en, self.korean = mime, en, korean
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> tuple[dict, dict]:
+        return {self.mime: self.en}, {"refimpl": self.korean}
+
+
+def say(en: str, ko: str) -> Bilingual:
+    """Markdown written from a run's numbers (a table, a conclusion), in English and in Korean."""
+    return Bilingual("text/markdown", en, ko=ko)
+
+
+def say_html(en: str, ko: str) -> Bilingual:
+    """HTML written from a run's numbers, in English and in Korean."""
+    return Bilingual("text/html", en, ko=ko)
+
+
+def show(fig, alt: str, ko: str) -> Bilingual:
     """``fig`` as an SVG image with ``alt`` for its text alternative: sharp at any width, a phone's included.
 
     Args:
         fig: a finished matplotlib figure; closed here, so it is not drawn twice.
         alt: what the figure shows, for a reader who cannot see it (a screen reader, a failed image).
+        ko: ``alt`` in Korean; the Korean edition puts it in place of ``alt`` (the image is stored once).
     """
     import matplotlib.pyplot as plt
 
@@ -72,7 +98,8 @@ def show(fig, alt: str) -> HTML:
     fig.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue().encode()).decode()
-    return HTML(f'<img class="nb-figure" src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">')
+    img = f'<img class="nb-figure" src="data:image/svg+xml;base64,{data}" alt="{html.escape(alt)}">'
+    return Bilingual("text/html", img, alt_ko=html.escape(ko))
 
 
 def band(ax, x: np.ndarray, runs: np.ndarray, color: str, label: str) -> None:

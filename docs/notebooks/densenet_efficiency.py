@@ -34,8 +34,7 @@ import copy
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from _common import plot_style, seed_everything, show, train_on_digits
-from IPython.display import Markdown
+from _common import plot_style, say, seed_everything, show, train_on_digits
 
 from refimpl import get_spec, list_models
 from refimpl.densenet import DenseNet
@@ -93,6 +92,10 @@ show(
     fig,
     "Two scatter plots of torchvision's published ImageNet top-1 accuracy of each DenseNet and ResNet checkpoint, "
     "against multiply-accumulates per image (above) and parameters (below); the table below gives the numbers.",
+    "torchvision이 공개한 DenseNet과 ResNet 체크포인트 각각의 ImageNet top-1 정확도를 이미지당 "
+    "곱셈-누산 연산 수(위)와 매개변수 수(아래)에 대해 그린 산점도 두 개입니다. 주황색은 DenseNet, "
+    "파란색은 ResNet / ResNeXt이고, 표식의 넓이는 매개변수 수에 비례하며, 속이 빈 표식은 V2 가중치입니다. "
+    "숫자는 아래 표에 있습니다.",
 )
 
 # %% [markdown]
@@ -112,14 +115,18 @@ lines = [
     "|---|---|---:|---:|---:|",
 ]
 lines += [f"| {d.spec.name} | {r.spec.name} | {dt:+.2f} | {p:.2f} | {g:.2f} |" for d, r, dt, p, g in pairs]
-Markdown("\n".join(lines))
+lines_ko = [
+    "| DenseNet | ResNet | top-1 차이(%p) | 매개변수(DenseNet / ResNet) | GMACs(DenseNet / ResNet) |",
+    *lines[1:],
+]
+say("\n".join(lines), "\n".join(lines_ko))
 
 # %% tags=["remove_input"]
 by_name = {r.spec.name: r for r in rows}
 d201, r101, r50 = by_name["densenet201"], by_name["resnet101"], by_name["resnet50"]  # the pairs the paper discusses
 best = min(pairs, key=lambda p: abs(p[2]))  # the pair closest in accuracy
 fewer_params, fewer_macs = sum(p[3] < 1 for p in pairs), sum(p[4] < 1 for p in pairs)
-Markdown(
+say(
     f"**What the data show.** The pair closest in accuracy is {best[0].spec.name} against {best[1].spec.name}: "
     f"{best[2]:+.2f} points of top-1 with {best[3]:.0%} of the parameters and {best[4]:.0%} of the MACs. "
     f"DenseNet-201 ({d201.params / 1e6:.1f}M parameters, {d201.gmacs:.2f} GMACs) is "
@@ -132,7 +139,24 @@ Markdown(
     f"{abs(top1(d201) - top1(r101)):.2f} points {'behind' if top1(d201) < top1(r101) else 'ahead'}. The paper compares "
     "with ResNets trained by fb.resnet.torch, not with torchvision's checkpoints, so its pairs differ from these; "
     "its claim, a ResNet's accuracy at a fraction of the parameters, "
-    + ("holds for every pair here." if fewer_params == len(pairs) else f"holds for {fewer_params} of the pairs here.")
+    + ("holds for every pair here." if fewer_params == len(pairs) else f"holds for {fewer_params} of the pairs here."),
+    f"**데이터가 보여 주는 것.** 정확도가 가장 가까운 짝은 {best[0].spec.name} 대 {best[1].spec.name}입니다. "
+    f"이 짝의 DenseNet은 매개변수의 {best[3]:.0%}, MAC의 {best[4]:.0%}를 쓰고 top-1 차이는 {best[2]:+.2f}%p입니다. "
+    f"DenseNet-201(매개변수 {d201.params / 1e6:.1f}M개, {d201.gmacs:.2f} GMACs)의 top-1은 "
+    f"ResNet-50({r50.params / 1e6:.1f}M, {r50.gmacs:.2f} GMACs) 대비 {top1(d201) - top1(r50):+.2f}%p, "
+    f"ResNet-101({r101.params / 1e6:.1f}M, {r101.gmacs:.2f} GMACs) 대비 {top1(d201) - top1(r101):+.2f}%p입니다. "
+    f"짝 {len(pairs)}개 전체를 보면, DenseNet은 {fewer_params}개 짝에서 매개변수가 더 적고(짝지은 ResNet의 "
+    f"{min(p[3] for p in pairs):.0%}~{max(p[3] for p in pairs):.0%}), {fewer_macs}개 짝에서 MAC이 더 적습니다"
+    f"({min(p[4] for p in pairs):.0%}~{max(p[4] for p in pairs):.0%}). "
+    f"논문의 그림 3에서는 DenseNet-201이 ResNet-101과 같은 수준이지만, 이 데이터에서는 "
+    f"{abs(top1(d201) - top1(r101)):.2f}%p {'뒤처집니다' if top1(d201) < top1(r101) else '앞섭니다'}. "
+    "논문은 torchvision의 체크포인트가 아니라 fb.resnet.torch로 훈련한 ResNet과 비교하므로 논문의 짝은 "
+    "이 짝들과 다릅니다. 매개변수의 일부만으로 ResNet의 정확도를 낸다는 논문의 주장은 "
+    + (
+        "이 페이지의 모든 짝에서 성립합니다."
+        if fewer_params == len(pairs)
+        else f"이 페이지의 짝 가운데 {fewer_params}개에서 성립합니다."
+    ),
 )
 
 # %% [markdown]
@@ -245,11 +269,18 @@ HOW = (
     "carry more, relative to the row's largest."
 )
 title = "Mean |weight change| in training, per reader and source (seed 0)"
-show(draw(changes[SEEDS[0]], title), title + HOW)
+HOW_KO = (
+    ": 밀집 블록마다 하나씩 그린 히트맵 세 개입니다. 행(reader)은 읽는 층(블록의 네 층, 이어서 전이 층(trans.) "
+    "또는 분류기(class.)), 열(source)은 출처(블록 입력(in), 이어서 층 1~4)입니다. 밝은 칸일수록 그 행의 가장 "
+    "큰 칸에 비해 많이 실린 것이고, 색 막대(share of the row's largest)는 행의 최댓값 대비 비율입니다."
+)
+title_ko = "훈련 중 가중치 변화의 절댓값 평균, 읽는 층과 출처별(시드 0)"
+show(draw(changes[SEEDS[0]], title), title + HOW, title_ko + HOW_KO)
 
 # %%
 title = "Mean |weight| after training, the paper's figure 5 measure (seed 0)"
-show(draw(maps[SEEDS[0]], title), title + HOW)
+title_ko = "훈련 후 가중치 절댓값의 평균, 논문 그림 5의 척도(시드 0)"
+show(draw(maps[SEEDS[0]], title), title + HOW, title_ko + HOW_KO)
 
 # %% tags=["remove_input"]
 MARGIN = 0.1  # a ratio within 10% of 1 is no preference
@@ -278,7 +309,18 @@ def compare(ratios: np.ndarray, expected_below: bool) -> str:
     return f"shows no clear preference (a ratio within {MARGIN:.0%} of 1 in at least one seed)"
 
 
-Markdown(
+def rng_ko(values: np.ndarray, fmt: str = ".2f") -> str:
+    return f"{np.median(values):{fmt}}({values.min():{fmt}}~{values.max():{fmt}})"
+
+
+def compare_ko(ratios: np.ndarray, expected_below: bool) -> str:
+    """``compare`` in Korean, as the predicate of "이번 실행은 ..."."""
+    if (ratios < 1 - MARGIN).all() or (ratios > 1 + MARGIN).all():
+        return "모든 시드에서 논문과 일치합니다" if (ratios < 1).all() == expected_below else "논문과 다릅니다"
+    return f"뚜렷한 선호를 보이지 않습니다(적어도 한 시드에서 비율과 1의 차이가 {MARGIN:.0%} 이내입니다)"
+
+
+say(
     f"**What this run shows** ({EPOCHS} epochs, {len(SEEDS)} seeds; test accuracy "
     f"{rng(np.array(list(accuracy.values())), '.1%')}; the median over the seeds, their range in brackets). "
     f"Training moved the weights that read the sources by {rng(movement, '.0%')} of their size. "
@@ -310,5 +352,36 @@ Markdown(
     "block input and the first layer; the paper reports that it concentrates on the final maps, and this run "
     f"{compare(late_vs_early, expected_below=False)}. "
     "One caveat: each convolution here follows a batch norm whose per-channel scale also decides how much a "
-    "source counts; the raw weights, the paper's measure, leave it out."
+    "source counts; the raw weights, the paper's measure, leave it out.",
+    f"**이번 실행이 보여 주는 것**({EPOCHS} 에포크, 시드 {len(SEEDS)}개, 시험 정확도 "
+    f"{rng_ko(np.array(list(accuracy.values())), '.1%')}; 시드에 걸친 중앙값이고 괄호 안은 범위입니다). "
+    f"훈련은 출처를 읽는 가중치를 그 크기의 {rng_ko(movement, '.0%')}만큼 움직였습니다. "
+    + (
+        "이는 논문의 척도가 무작위 초기값 이상의 것을 보여 주기에는 너무 작은 변화입니다. "
+        if movement.max() < 0.5
+        else "논문의 척도로 보면, "
+    )
+    + "밀집 블록의 층에서 가장 약한 출처의 가중치는 가장 강한 출처 대비 블록 1, 2, 3에서 각각 "
+    f"{rng_ko(weakest[:, 0])}, {rng_ko(weakest[:, 1])}, {rng_ko(weakest[:, 2])}"
+    + (
+        "로, 초기값의 균일한 가중치에 가깝습니다. 그래서 이 맵으로는 논문의 맵을 확인할 수도 반박할 수도 없습니다. "
+        if movement.max() < 0.5
+        else "입니다. "
+    )
+    + "훈련이 무엇을 배웠는지는 훈련이 만든 변화가 보여 줍니다. "
+    + (
+        "전이 층은 블록의 모든 층에 대한 가중치를 바꾸었으므로(가장 적게 바뀐 출처도 가장 많이 바뀐 출처 대비 "
+        f"{rng_ko(transition_spread.min(1))}), 논문의 말대로 앞쪽 층의 특징은 실제로 다음 블록까지 전해집니다. "
+        if transition_spread.min() > 0.3
+        else "전이 층은 블록의 일부 층에 대한 가중치를 다른 층보다 훨씬 많이 바꾸었습니다(가장 적게 바뀐 출처는 "
+        f"가장 많이 바뀐 출처 대비 {rng_ko(transition_spread.min(1))}). "
+    )
+    + "블록 2와 3에서 블록 입력, 곧 앞 전이 층의 출력에 대한 가중치는 블록 자신의 층에 대한 가중치의 "
+    f"{rng_ko(input_share)}배만큼 바뀌었습니다. 논문은 전이 층의 출력이 가장 적게 읽힌다고 보고하는데, "
+    f"이번 실행은 {compare_ko(input_share, expected_below=True)}. "
+    f"분류기는 마지막 두 층의 맵에 대한 가중치를 블록 입력과 첫 층에 대한 가중치의 {rng_ko(late_vs_early)}배만큼 "
+    "바꾸었습니다. 논문은 분류기가 마지막 맵들에 집중한다고 보고하는데, 이번 실행은 "
+    f"{compare_ko(late_vs_early, expected_below=False)}. "
+    "주의할 점이 하나 있습니다. 이 네트워크의 각 합성곱은 배치 정규화(batch normalisation) 뒤에 오고, 그 채널별 "
+    "스케일도 한 출처가 얼마나 반영되는지를 정합니다. 가중치 값만 보는 논문의 척도는 이를 빼고 잽니다.",
 )

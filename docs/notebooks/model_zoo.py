@@ -33,8 +33,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from _common import plot_style, seed_everything, show
-from IPython.display import HTML, Markdown, display
+from _common import plot_style, say, say_html, seed_everything, show
+from IPython.display import display
 
 from refimpl import get_spec, list_models
 from refimpl.tools.cli import main
@@ -44,7 +44,7 @@ from refimpl.tools.train import METRICS
 plot_style()
 
 # %% tags=["remove_input"]
-rows = []
+rows, rows_ko = [], []  # the same summaries, in English and in Korean
 for name in list_models() if SCALE == "full" else list_models()[:3]:  # the smoke run: three of them
     spec = get_spec(name)
     size = spec.input_size
@@ -57,7 +57,12 @@ for name in list_models() if SCALE == "full" else list_models()[:3]:  # the smok
         f"{gmacs:.2f} G mult-adds (torchinfo) at {size}x{size}</summary>"
         f"<pre>{html.escape(str(stats))}</pre></details>"
     )
-display(HTML("\n".join(rows)))
+    rows_ko.append(
+        f"<details><summary><code>{name}</code>: {spec.label}, 매개변수 {params:,}개, "
+        f"{size}x{size} 입력에서 곱셈-누산 {gmacs:.2f} G회(torchinfo)</summary>"
+        f"<pre>{html.escape(str(stats))}</pre></details>"
+    )
+display(say_html("\n".join(rows), "\n".join(rows_ko)))
 print(f"{len(rows)} models")
 
 # %% [markdown]
@@ -107,11 +112,18 @@ show(
     fig,
     f"Two line plots over {len(metrics)} epochs of ResNet-20 on digits: training and test loss above, training "
     f"and test accuracy below, ending at {last['test_acc']:.1%} test accuracy.",
+    f"ResNet-20을 digits로 {len(metrics)} 에포크(epoch) 동안 훈련한 꺾은선 그래프 두 개입니다. "
+    "가로축은 에포크입니다. 위 그래프는 훈련 손실(training: 파란 동그라미와 실선, 레이블 스무딩 0.1)과 "
+    "시험 손실(test: 주황 네모와 점선)을 교차 엔트로피(nats)로, 아래 그래프는 훈련 정확도와 "
+    f"시험 정확도를 퍼센트로 보여 줍니다. 시험 정확도는 {last['test_acc']:.1%}로 끝납니다.",
 )
 
 # %% tags=["remove_input"]
-Markdown(
+say(
     f"The run ended at {last['test_acc']:.1%} test accuracy after {len(metrics)} epochs "
     f"({last['images_per_s']:.0f} images/s on `{last['device']}`, the machine named at the top of this page). "
-    "Measured times and memory, each with its machine, are on the [Results](../../results/) page."
+    "Measured times and memory, each with its machine, are on the [Results](../../results/) page.",
+    f"훈련은 {len(metrics)} 에포크(epoch) 뒤 시험 정확도 {last['test_acc']:.1%}로 끝났습니다"
+    f"(`{last['device']}`에서 초당 이미지 {last['images_per_s']:.0f}장, 이 페이지 맨 위에 적힌 기계입니다). "
+    "측정한 시간과 메모리는 각각 측정한 기계와 함께 [결과](../../results/) 페이지에 있습니다.",
 )

@@ -36,8 +36,7 @@ EPOCHS = 20  # passes over the training images
 import matplotlib.pyplot as plt
 import numpy as np
 import torch.nn.functional as F
-from _common import DEVICE, band, digits_loaders, plot_style, seed_everything, show, train
-from IPython.display import Markdown
+from _common import DEVICE, band, digits_loaders, plot_style, say, seed_everything, show, train
 from torch import nn
 
 from refimpl.preact_resnet import PreActBasicBlock, preact_resnet_cifar
@@ -127,6 +126,12 @@ show(
     f"gradient norm at initialisation for ResNet, pre-activation ResNet and plain networks. The plain network's "
     f"gradient grows towards the input, by {weight_grad['plain', 110][0] / np.median(weight_grad['plain', 110]):,.0f} "
     f"times the median layer's at 110 layers; the residual networks' stay within a narrower band.",
+    f"깊이마다({', '.join(map(str, DEPTHS))}층) 하나씩 그린 로그 눈금 선 그래프 세 개입니다. 가로축은 층 번호"
+    f"(1 = 첫 합성곱, 마지막 = 분류기), 세로축은 초기화 시점에 각 층의 가중치가 받는 기울기의 노름이며, 파란 선은 "
+    f"ResNet, 초록 선은 사전 활성화 ResNet, 주황 선은 플레인 네트워크입니다. 플레인 네트워크의 기울기는 입력 "
+    f"쪽으로 갈수록 커져서, 110층에서는 중앙값 층의 "
+    f"{weight_grad['plain', 110][0] / np.median(weight_grad['plain', 110]):,.0f}배가 됩니다. 잔차 네트워크들의 "
+    f"기울기는 더 좁은 범위 안에 머뭅니다.",
 )
 
 # %% [markdown]
@@ -137,13 +142,19 @@ show(
 # %% tags=["remove_input"]
 ratio = {key: g[0] / np.median(g) for key, g in weight_grad.items()}
 spread_grad = {key: g.max() / g.min() for key, g in weight_grad.items()}
-Markdown(
+say(
     "| depth | "
     + " | ".join(f"{kind}: first layer / median" for kind in NETWORKS)
     + " |\n|---:|"
     + "---:|" * len(NETWORKS)
     + "\n"
-    + "\n".join(f"| {d} | " + " | ".join(f"{ratio[k, d]:,.1f}" for k in NETWORKS) + " |" for d in DEPTHS)
+    + "\n".join(f"| {d} | " + " | ".join(f"{ratio[k, d]:,.1f}" for k in NETWORKS) + " |" for d in DEPTHS),
+    "| 깊이 | "
+    + " | ".join(f"{kind}: 첫 층 / 중앙값" for kind in NETWORKS)
+    + " |\n|---:|"
+    + "---:|" * len(NETWORKS)
+    + "\n"
+    + "\n".join(f"| {d} | " + " | ".join(f"{ratio[k, d]:,.1f}" for k in NETWORKS) + " |" for d in DEPTHS),
 )
 
 # %% [markdown]
@@ -165,7 +176,7 @@ Markdown(
 gain = {key: g[:-1] / g[1:] for key, g in stream_grad.items()}  # block l: |dE/dx_l| / |dE/dx_l+1|
 kept = {key: gn[~reshapes[key[1]]] for key, gn in gain.items()}  # blocks whose shortcut is the identity
 through = {key: g[0] / g[-1] for key, g in stream_grad.items()}  # first block's input / last block's output
-Markdown(
+say(
     "| network | smallest gain | largest gain | blocks with gain < 1 | gradient at the first block / at the last |\n"
     "|---|---:|---:|---:|---:|\n"
     + "\n".join(
@@ -173,7 +184,15 @@ Markdown(
         f"{int((kept[kind, d] < 1).sum())} of {len(kept[kind, d])} | {through[kind, d]:,.3g} |"
         for d in DEPTHS
         for kind in NETWORKS
-    )
+    ),
+    "| 네트워크 | 가장 작은 이득 | 가장 큰 이득 | 이득 < 1인 블록 | 첫 블록의 기울기 / 마지막 블록의 기울기 |\n"
+    "|---|---:|---:|---:|---:|\n"
+    + "\n".join(
+        f"| {kind}-{d} | {kept[kind, d].min():.3f} | {kept[kind, d].max():.2f} | "
+        f"{len(kept[kind, d])}개 중 {int((kept[kind, d] < 1).sum())}개 | {through[kind, d]:,.3g} |"
+        for d in DEPTHS
+        for kind in NETWORKS
+    ),
 )
 
 # %% [markdown]
@@ -244,6 +263,9 @@ show(
     "ResNet-20 and ResNet-56 (median of the seeds, their range shaded). Last-epoch training error, median: "
     + ", ".join(f"{n} {np.median(final[n]):.1f}%" for n in TRAINED)
     + ".",
+    "에포크에 따른 선 그래프 두 개로, 위는 훈련 오차, 아래는 시험 오차(세로축은 %)이며 plain-20(주황), "
+    "plain-56(빨강), ResNet-20(파랑), ResNet-56(보라)을 그립니다(선은 시드들의 중앙값, 음영은 그 범위). "
+    "마지막 에포크의 훈련 오차 중앙값: " + ", ".join(f"{n} {np.median(final[n]):.1f}%" for n in TRAINED) + ".",
 )
 
 # %% [markdown]
@@ -266,6 +288,16 @@ def compare(values: dict[str, np.ndarray], a: str, b: str, what: str) -> str:
     return f"no clear difference in {what} between {a} and {b} (their seeds' ranges overlap)"
 
 
+def compare_ko(values: dict[str, np.ndarray], a: str, b: str, what: str) -> str:
+    """``compare`` in Korean (``what`` in Korean too)."""
+    va, vb = values[a], values[b]
+    if va.max() < vb.min():
+        return f"모든 시드에서 더 낮은 {what}로 끝나는 쪽은 {a}입니다"
+    if vb.max() < va.min():
+        return f"모든 시드에서 더 낮은 {what}로 끝나는 쪽은 {b}입니다"
+    return f"{what}에서는 {a}, {b} 사이에 뚜렷한 차이가 없습니다(두 네트워크의 시드별 범위가 겹칩니다)"
+
+
 def spread(values: np.ndarray, unit: str = "%", digits: int = 1) -> str:
     """The median of the seeds and their range, e.g. "48.2% (45.0-51.3%)"."""
     return f"{np.median(values):.{digits}f}{unit} ({values.min():.{digits}f}-{values.max():.{digits}f}{unit})"
@@ -280,6 +312,7 @@ degraded = final["plain-56"].min() > final["plain-20"].max()
 plain_trains = np.median(final["plain-56"]) < 80  # well below chance's 90% error: it learnt something
 deeper_res_lower = final_loss["ResNet-56"].max() < final_loss["ResNet-20"].min()
 data_name = "digits at 16x16" if DATA_ROOT is None else "CIFAR-10"
+data_name_ko = "16x16 크기의 digits" if DATA_ROOT is None else "CIFAR-10"
 
 
 def degradation() -> str:
@@ -297,6 +330,28 @@ def degradation() -> str:
     if degraded:
         return "plain-56 barely leaves chance, far above plain-20's error: more than the paper's degradation."
     return "plain-56 does not end above plain-20 in every seed: this run does not show the paper's degradation."
+
+
+def degradation_ko() -> str:
+    if degraded and plain_trains:
+        capacity = (
+            " plain-20은 훈련 이미지를 거의 다 맞히고, plain-56도 plain-20의 계산을 모두 할 수 있으므로(늘어난 층이 "
+            "입력을 그대로 통과시키면 됩니다), 이 차이는 용량이 아니라 최적화의 어려움에서 옵니다."
+            if np.median(final["plain-20"]) < 1
+            else ""
+        )
+        return (
+            "plain-56은 훈련은 되지만, 모든 시드에서 plain-20보다 높은 훈련 오차로 끝납니다. 논문 그림 6(왼쪽)의 "
+            "성능 저하입니다." + capacity
+        )
+    if degraded:
+        return (
+            "plain-56은 무작위 추측 수준을 거의 벗어나지 못해 plain-20보다 오차가 훨씬 높습니다. "
+            "논문의 성능 저하보다 더 심합니다."
+        )
+    return (
+        "plain-56이 모든 시드에서 plain-20보다 높게 끝나지는 않습니다. 이 실행은 논문의 성능 저하를 보여 주지 않습니다."
+    )
 
 
 def deeper_resnet() -> str:
@@ -318,7 +373,26 @@ def deeper_resnet() -> str:
     )
 
 
-Markdown(
+def deeper_resnet_ko() -> str:
+    if deeper_res_lower:
+        return "ResNet-56은 모든 시드에서 더 낮은 훈련 손실로 끝납니다. 논문 그림 6(가운데)과 같습니다."
+    return (
+        "ResNet-56은 ResNet-20보다 낮게 끝나지 **않으며**, 논문 그림 6(가운데)과 다릅니다. "
+        + compare_ko(final_loss, "ResNet-56", "ResNet-20", "훈련 손실")
+        + (
+            ". 두 네트워크 모두 훈련 이미지를 거의 다 맞히므로(오차 1% 미만) 이 과제에서는 늘어난 깊이로 더 나아질 "
+            "것이 남아 있지 않습니다. 논문과 같은 차이를 보려면 용량이 늘수록 훈련 오차가 여전히 낮아지는 과제, "
+            "예를 들어 CIFAR-10이 필요합니다(`DATA_ROOT`를 설정하세요)."
+            if max(np.median(final["ResNet-20"]), np.median(final["ResNet-56"])) < 1
+            else "."
+        )
+        if DATA_ROOT is None
+        else "ResNet-56은 이 훈련 길이에서 ResNet-20보다 낮게 끝나지 **않으며**, 64,000번 반복(iteration) 훈련하는 "
+        "논문 그림 6(가운데)과 다릅니다."
+    )
+
+
+say(
     f"""
 - **Gradients at initialisation.** The first layer's gradient is {plain_110:,.0f} times the
   median layer's in plain-110, {res_110:.0f} times in ResNet-110 and {pre_110:.0f} times in the
@@ -357,5 +431,41 @@ Markdown(
     The two have the same layers and parameters and saw the same batches from the same initial
     weights; only the additions differ.
   - **The deeper ResNet.** {deeper_resnet()}
-"""
+""",
+    f"""
+- **초기화 시점의 기울기.** 첫 층의 기울기는 중앙값 층의 기울기에 비해 plain-110에서 {plain_110:,.0f}배,
+  ResNet-110에서 {res_110:.0f}배, 사전 활성화 ResNet-110에서 {pre_110:.0f}배입니다.
+  {
+        "이 실행에서는 플레인 네트워크의 기울기가 실제로 소실되며, BN 네트워크에 대한 논문의 주장과 어긋납니다."
+        if any_vanish
+        else "배치 정규화가 있으면 논문의 말대로 플레인 네트워크의 기울기는 소실되지 **않습니다**. 강의 노트의 "
+        "'Gradient Vanishing'(기울기 소실)은 BN이 없는 네트워크를 두고 하는 말입니다."
+    }
+  스킵 연결이 없으면 기울기는 입력 쪽으로 갈수록 오히려 *커지고*, 깊이에 따라 기하급수적으로 커집니다
+  (plain-110에서는 가장 큰 층 기울기와 가장 작은 층 기울기가 {spread_grad["plain", 110]:.1e}배 차이 나고,
+  ResNet-110에서는 {spread_grad["ResNet", 110]:.0f}배, 사전 활성화 ResNet-110에서는
+  {spread_grad["pre-activation", 110]:.0f}배입니다). 이는 깊은 플레인 네트워크에서 배치 정규화가 초기화
+  시점에 일으키는 기울기 폭발(exploding gradient)이며(Yang et al. 2019, arXiv:1902.08129), 신호가 사라진
+  것이 아니라 조건이 나쁜(ill-conditioned) 출발점입니다.
+- **항등 경로.** 세 깊이에서 모양을 유지하는 블록 {blocks_checked}개 가운데
+  {
+        f"받은 것보다 적은 기울기를 돌려보내는 사전 활성화 블록은 없습니다(가장 작은 이득 {pre_min:.3f})"
+        if shrinks["pre-activation"] == 0
+        else f"사전 활성화 블록 {shrinks['pre-activation']}개가 받은 것보다 적은 기울기를 돌려보냅니다"
+    }.
+  숏컷 위에 아무것도 없을 때 $I + \\partial\\mathcal{{F}}/\\partial x$ 가 예측하는 대로입니다. 원래 ResNet에서는
+  블록 {shrinks["ResNet"]}개가 받은 것보다 적은 기울기를 돌려보내는데, 덧셈 뒤의 ReLU가 항등 경로를 끊기
+  때문입니다. 그래도 사전 활성화 네트워크의 기울기는 입력 쪽으로 갈수록 커져서, 110층 네트워크의 블록
+  {len(stream_grad["ResNet", 110]) - 1}개를 지나는 동안 {through["pre-activation", 110]:,.0f}배가 됩니다(블록을
+  지날 때마다 잔차 항이 더해져 쌓이기 때문입니다). ResNet-110에서는 {through["ResNet", 110]:,.0f}배,
+  plain-110에서는 {through["plain", 110]:.1e}배인데, plain-110에서는 각 블록이 더하는 대신 곱합니다.
+- **훈련**: {data_name_ko}, 에포크 {EPOCHS}번, 시드 {len(SEEDS)}개. 마지막 에포크의 훈련 오차는 중앙값(범위)으로
+  {"; ".join(f"{n} {spread(final[n])}" for n in TRAINED)}입니다. 시험 오차는
+  {"; ".join(f"{n} {spread(final_test[n])}" for n in TRAINED)}입니다.
+  - **성능 저하.** {degradation_ko()}
+  - **56층에서의 스킵 연결:** {compare_ko(final, "ResNet-56", "plain-56", "훈련 오차")}.
+    두 네트워크는 층과 매개변수(parameter)가 같고, 같은 초기 가중치에서 출발해 같은 배치를 보았습니다.
+    다른 것은 덧셈뿐입니다.
+  - **더 깊은 ResNet.** {deeper_resnet_ko()}
+""",
 )

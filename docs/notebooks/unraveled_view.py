@@ -45,8 +45,7 @@ EPOCHS = 30  # passes over the training images
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import digits_loaders, plot_style, seed_everything, show, train_on_digits
-from IPython.display import Markdown
+from _common import digits_loaders, plot_style, say, seed_everything, show, train_on_digits
 from torch import nn
 
 from refimpl.resnet import BasicBlock, CifarResNet, PadShortcut, PlainBlock, resnet_cifar
@@ -161,6 +160,10 @@ show(
     "the intact networks. Median loss over the identity blocks: "
     + ", ".join(f"{n} {identity_median(n):.1f} points" for n in NETWORKS)
     + ".",
+    "블록 하나를 지운 뒤의 시험 정확도(세로축, %): 점은 시드들의 중앙값, 막대는 그 범위이고 점선은 온전한 "
+    "네트워크의 정확도입니다. 항등 블록(숏컷이 항등 매핑인 블록)에서 잃는 정확도의 중앙값: "
+    + ", ".join(f"{n} {identity_median(n):.1f}%p" for n in NETWORKS)
+    + ".",
 )
 
 # %% [markdown]
@@ -183,6 +186,19 @@ def summary(name: str) -> str:
         f"when deleted (median over the seeds; median over the blocks {np.median(identity):.1f} points); "
         f"the {reshape.size} subsampling blocks cost {' and '.join(f'{v:.1f}' for v in reshape)} points; "
         f"the costliest deletion is {names[name][worst]} ({med[worst]:.1f} points)."
+    )
+
+
+def summary_ko(name: str) -> str:
+    med = np.median(drop[name], 0)  # (blocks,): median over the seeds
+    identity, reshape = med[~reshaping[name]], med[reshaping[name]]
+    worst = int(med.argmax())
+    return (
+        f"**{name}**(온전한 상태: 중앙값 {np.median(full[name]):.1%}, 범위 {full[name].min():.1%}–"
+        f"{full[name].max():.1%}): 항등 블록 {identity.size}개 중 {int((identity < BARELY).sum())}개는 지워도 잃는 "
+        f"정확도가 {BARELY}%p 미만입니다(시드에 대한 중앙값, 블록에 대한 중앙값은 {np.median(identity):.1f}%p). "
+        f"다운샘플링하는 블록 {reshape.size}개는 각각 {', '.join(f'{v:.1f}%p' for v in reshape)}를 잃고, 가장 "
+        f"손실이 큰 삭제는 {names[name][worst]}({med[worst]:.1f}%p)입니다."
     )
 
 
@@ -214,7 +230,35 @@ def verdict() -> str:
     return text
 
 
-Markdown(
+def verdict_ko() -> str:
+    med110 = np.median(drop["ResNet-110"], 0)
+    identity110 = med110[~reshaping["ResNet-110"]]
+    barely = (identity110 < BARELY).mean()
+    plain_breaks = np.median(drop["plain-20"][:, ~reshaping["plain-20"]]) > 4 * max(identity_median("ResNet-110"), 1)
+    if barely >= 0.9 and plain_breaks:
+        text = (
+            f"따라서 Veit et al.의 보고대로, 훈련된 ResNet-110은 블록 하나를 지워도 거의 타격을 받지 않지만(항등 "
+            f"블록의 {barely:.0%}가 {BARELY}%p 미만을 잃습니다), 플레인 네트워크는 같은 삭제로 훨씬 많이 잃습니다. "
+            "ResNet에서는 각 블록이 합에 더해질 뿐이고 그 합은 다른 경로들이 계속 실어 나르지만, 플레인 "
+            "네트워크에서는 모든 경로가 모든 블록을 지나기 때문입니다."
+        )
+    elif plain_breaks:
+        text = (
+            "Veit et al.의 보고대로 ResNet-110은 플레인 네트워크보다 훨씬 견고하지만, 이 실행에서 잃는 정확도가 "
+            f"{BARELY}%p 미만인 항등 블록은 {barely:.0%}뿐입니다."
+        )
+    else:
+        text = "Veit et al.의 결과와 달리, 이 실행에서는 플레인 네트워크가 ResNet보다 뚜렷하게 덜 견고하지 않습니다."
+    if identity_median("ResNet-20") > identity_median("ResNet-110"):
+        text += (
+            f" ResNet-20은 블록 하나를 지울 때 ResNet-110보다 더 많이 잃습니다(중앙값 "
+            f"{identity_median('ResNet-20'):.1f}%p 대 {identity_median('ResNet-110'):.1f}%p). 단계마다 블록이 열여덟 "
+            "개가 아니라 세 개뿐이라, 블록 하나가 그 단계의 경로 가운데 더 큰 몫을 맡기 때문입니다."
+        )
+    return text
+
+
+say(
     f"""
 Trained for {EPOCHS} epochs, seeds {", ".join(map(str, SEEDS))}; a drop is the intact network's accuracy
 minus the accuracy after the deletion, in points of accuracy.
@@ -224,5 +268,16 @@ minus the accuracy after the deletion, in points of accuracy.
 - {summary("plain-20")}
 
 {verdict()}
-"""
+""",
+    f"""
+{EPOCHS} 에포크(epoch) 동안 훈련했고, 시드는 {", ".join(map(str, SEEDS))}입니다. 잃는 정확도(하락폭)는 온전한 네트워크의
+정확도에서 블록을 지운 뒤의 정확도를 뺀 값이며, 정확도의 %p(퍼센트포인트)로 나타냅니다. 항등 블록은 숏컷이 항등
+매핑인 블록, 곧 다운샘플링하지 않는 블록입니다.
+
+- {summary_ko("ResNet-110")}
+- {summary_ko("ResNet-20")}
+- {summary_ko("plain-20")}
+
+{verdict_ko()}
+""",
 )
