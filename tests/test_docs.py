@@ -11,6 +11,7 @@ import functools
 import http.server
 import inspect
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -45,6 +46,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _pages(site: Path) -> list[Path]:
     return sorted(p for p in site.rglob("index.html") if "assets" not in p.parts)
+
+
+def _english(site: Path) -> list[Path]:
+    """The English edition's pages (the Korean edition is in ``ko/``)."""
+    return [p for p in _pages(site) if p.relative_to(site).parts[0] != "ko"]
+
+
+#: the Korean pages the browser opens: the home page, an architecture page, a notebook page
+KOREAN_BROWSED = ("ko", "ko/resnet", "ko/notebooks/skip_connections")
+
+
+def _browsed(site: Path) -> list[Path]:
+    """The pages the browser opens: every English page, and the Korean ones of ``KOREAN_BROWSED``."""
+    return [*_english(site), *(site / rel / "index.html" for rel in KOREAN_BROWSED)]
 
 
 def _text(html: str) -> str:
@@ -145,7 +160,7 @@ def browser_visits(site: Path, server: str) -> dict[str, Visit]:
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.on("request", lambda req: foreign.append(req.url) if urlparse(req.url).hostname not in LOCAL else None)
-        for path in _pages(site):
+        for path in _browsed(site):
             rel = path.parent.relative_to(site).as_posix()
             url = f"{server}/{rel}/" if rel != "." else f"{server}/"
             errors.clear()
@@ -175,7 +190,7 @@ def browser_visits(site: Path, server: str) -> dict[str, Visit]:
 
 def test_every_page_in_a_real_browser(site: Path, browser_visits: dict[str, Visit]) -> None:
     """Each page loads with no JavaScript error, no request to another host, and typeset math."""
-    for path in _pages(site):
+    for path in _browsed(site):
         rel = path.parent.relative_to(site).as_posix()
         visit = browser_visits[rel]
         assert visit.ok, rel
@@ -422,13 +437,149 @@ def test_layout_on_a_laptop_and_a_phone(site: Path, browser_visits: dict[str, Vi
     """At 1366 px the wide tables fit; at 390 px no page scrolls sideways and plots take the column's width."""
     assert browser_visits["wide: the model zoo table"], "the model zoo table scrolls at 1366 px"
     assert browser_visits["wide: the DenseNet memory table"], "the DenseNet memory table scrolls at 1366 px"
-    for path in _pages(site):
+    for path in _browsed(site):
         rel = path.parent.relative_to(site).as_posix()
         visit = browser_visits[rel]
         assert not visit.overflowing, f"{rel}: at 390 px these stick out of the screen: {visit.overflowing}"
         assert all(abs(w - column) <= 2 for w, column in visit.plots), (
             f"{rel}: plots narrower than the column {visit.plots}"
         )
+
+
+# --- the Korean edition (docs/ko/, built into ko/) -----------------------------------------------------------------
+
+
+def test_every_english_page_has_its_korean_page(site: Path) -> None:
+    """Same paths in both editions, each page in its language: lang="ko" on the Korean ones."""
+    untranslated = [
+        line.split("#")[0].strip() for line in (ROOT / "docs" / "ko" / "untranslated.txt").read_text().splitlines()
+    ]
+    for path in _english(site):
+        rel = path.relative_to(site)
+        korean = site / "ko" / rel
+        assert korean.is_file(), f"no Korean page for {rel.parent.as_posix()}"
+        assert '<html lang="en"' in path.read_text(), rel
+        html = korean.read_text()
+        assert '<html lang="ko"' in html, f"ko/{rel}"
+        if not any(rel.parent.as_posix() == Path(u).with_suffix("").as_posix() for u in untranslated if u):
+            assert "untranslated" not in html, f"ko/{rel} shows the English page"
+    assert (site / "ko" / "glossary" / "index.html").is_file()
+
+
+def _targets(html: str) -> list[tuple[str, str]]:
+    """Each link of a page's body and header: (href, the whole tag)."""
+    return [(m.group(1), m.group(0)) for m in re.finditer(r"""<a\b[^>]*\bhref=["']([^"']+)["'][^>]*>""", html)]
+
+
+def test_korean_pages_link_to_korean_pages(site: Path) -> None:
+    """No link from a Korean page leads into the English edition, except the language switcher's."""
+    english_root = SITE_URL.rstrip("/") + "/"
+    for path in _pages(site / "ko"):
+        here = path.parent.relative_to(site).as_posix() + "/"
+        for href, tag in _targets(path.read_text()):
+            if 'hreflang="en"' in tag or href.startswith(("#", "mailto:")):
+                continue
+            if href.startswith(english_root):
+                assert href.startswith(english_root + "ko/"), f"{here}: {href} leads to the English edition"
+                continue
+            if urlparse(href).scheme:
+                continue  # another site: the repository, a paper
+            target = posixpath.normpath(posixpath.join(here, urlparse(href).path))
+            assert target == "ko" or target.startswith("ko/"), f"{here}: {href} leads to the English edition ({target})"
+
+
+def test_the_switcher_leads_to_the_same_page_in_the_other_edition(site: Path) -> None:
+    for path in _english(site):
+        rel = path.parent.relative_to(site).as_posix()
+        for page, other, lang in (
+            (path, f"ko/{rel}" if rel != "." else "ko", "ko"),
+            (site / "ko" / path.relative_to(site), rel, "en"),
+        ):
+            here = page.parent.relative_to(site).as_posix()
+            links = [href for href, tag in _targets(page.read_text()) if f'hreflang="{lang}"' in tag]
+            assert links, f"{here}: no link to the {lang} edition"
+            assert posixpath.normpath(posixpath.join(here, links[0])) == posixpath.normpath(other), (here, links[0])
+
+
+def test_each_edition_searches_its_own_pages(site: Path) -> None:
+    """The Korean index is built for Korean and holds the Korean words; the English one holds none of them."""
+    import json
+
+    korean = json.loads((site / "ko" / "search" / "search_index.json").read_text())
+    english = json.loads((site / "search" / "search_index.json").read_text())
+    assert "ko" in korean["config"]["lang"]
+    text = " ".join(d["text"] + d["title"] for d in korean["docs"])
+    for word in ("잔차", "병목", "성장률"):
+        assert word in text, word
+    assert not re.search("잔차|병목|성장률", " ".join(d["text"] for d in english["docs"]))
+
+
+def test_korean_pages_use_the_glossary_and_korean_tables(site: Path) -> None:
+    """No rejected variant anywhere on a built Korean page (tables and notebook outputs included)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_translation import glossary
+
+    rejected = {word: korean for korean, _, words in glossary() for word in words}
+    for path in _pages(site / "ko"):
+        body = re.sub(r"<(style|script|pre|code)\b[\s\S]*?</\1>", " ", path.read_text())
+        text = _text(body)
+        found = [f"{w} (write {k})" for w, k in rejected.items() if w in text]
+        assert not found, f"{path.parent.relative_to(site)}: {found}"
+
+
+def test_korean_notebook_pages_show_the_runs_korean_outputs(site: Path) -> None:
+    """The same run in both editions: the same figures; the conclusions written from its numbers, in Korean."""
+    for name in [*NOTEBOOKS_WITH_PLOTS, "quick_tour"]:
+        en = (site / "notebooks" / name / "index.html").read_text()
+        ko = (site / "ko" / "notebooks" / name / "index.html").read_text()
+        figures = re.compile(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)")
+        assert figures.findall(en) == figures.findall(ko), f"{name}: the editions show different figures"
+        alts = re.findall(r'<img class="nb-figure"[^>]*\balt="([^"]*)"', ko)
+        assert all(re.search("[가-힣]", alt) for alt in alts), f"{name}: a figure without its Korean alt text"
+        outputs = re.findall(
+            r'<div class="jp-RenderedMarkdown[^"]*"[^>]*data-mime-type="text/markdown"[^>]*>([\s\S]*?)</div>', ko
+        )
+        for output in outputs:
+            assert re.search("[가-힣]", _text(output)), (
+                f"{name}: an English output on the Korean page: {_text(output)[:80]}"
+            )
+        assert 'lang="ko"' in ko
+
+
+def test_korean_edition_in_a_real_browser(site: Path, server: str) -> None:
+    """The Korean home, an architecture page and a notebook page: nothing from another host; the switcher both
+    ways lands on the same page; the search finds Korean words on Korean pages only."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    foreign: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.on("request", lambda req: foreign.append(req.url) if urlparse(req.url).hostname not in LOCAL else None)
+        for rel in KOREAN_BROWSED:
+            page.goto(f"{server}/{rel}/", wait_until="networkidle")
+            assert page.evaluate("document.documentElement.lang") == "ko", rel
+            font = page.evaluate("getComputedStyle(document.querySelector('.md-typeset')).fontFamily")
+            assert "Noto Sans KR" in font or "Malgun Gothic" in font, f"{rel}: no Hangul font named: {font}"
+            page.locator(".md-select__link[hreflang=en]").first.dispatch_event("click")
+            page.wait_for_url(f"{server}/{rel.removeprefix('ko').lstrip('/')}" + ("/" if rel != "ko" else ""))
+            assert page.evaluate("document.documentElement.lang") == "en", rel
+            page.locator(".md-select__link[hreflang=ko]").first.dispatch_event("click")
+            page.wait_for_url(f"{server}/{rel}/")
+        page.goto(f"{server}/ko/", wait_until="networkidle")
+        for word in ("잔차", "병목", "성장률"):
+            page.locator("label.md-search__icon, label[for=__search]").first.click()
+            page.fill("input.md-search__input", word)
+            page.wait_for_selector(".md-search-result__item", timeout=15_000)
+            hrefs = page.eval_on_selector_all(".md-search-result__item a", "as => as.map(a => a.href)")
+            assert hrefs, word
+            assert all(urlparse(h).path.startswith("/ko/") for h in hrefs), (word, hrefs)
+            page.keyboard.press("Escape")
+        browser.close()
+    assert not foreign, foreign
 
 
 # --- code on the pages that says it runs -----------------------------------------------------------------------------

@@ -30,8 +30,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 KO = DOCS / "ko"
-sys.path.insert(0, str(DOCS / "hooks"))
-from pages import fences  # noqa: E402
+sys.path.append(str(DOCS / "hooks"))
+from pages import fences
 
 
 def _load(path: Path) -> ModuleType:
@@ -151,7 +151,9 @@ def test_a_korean_page_keeps_the_code_embeds_and_markers_of_the_english_one(page
     english, korean = _kept((DOCS / page).read_text()), _kept((KO / page).read_text())
     for i, (en, ko) in enumerate(zip(english, korean, strict=False)):
         assert en == ko, f"docs/ko/{page}: kept part {i + 1} differs from docs/{page}:\n{ko}\n--- English:\n{en}"
-    assert len(english) == len(korean), f"docs/ko/{page} has {len(korean)} code blocks and marks, docs/{page} {len(english)}"
+    assert len(english) == len(korean), (
+        f"docs/ko/{page} has {len(korean)} code blocks and marks, docs/{page} {len(english)}"
+    )
 
 
 def _markdown_cells(path: Path) -> int:
@@ -249,3 +251,30 @@ def test_each_terms_first_use_on_a_page_gives_the_english(source: Path) -> None:
             f"docs/ko/{source.relative_to(KO)}: the first use of {korean!r} should read "
             f"'{korean}({english[korean]})', found {use!r}"
         )
+
+
+# --- one run, two languages -----------------------------------------------------------------------------------------
+
+NOTEBOOKS = sorted(p for p in (DOCS / "notebooks").glob("*.py") if not p.name.startswith("_"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_writes_for_readers_in_both_languages(notebook: Path) -> None:
+    """Tables and conclusions go through ``_common.say``/``say_html``, never English alone (``show`` needs its
+    Korean alt text: a call without it fails when the notebook runs)."""
+    source = notebook.read_text()
+    assert not re.search(r"\b(Markdown|HTML)\(", source), f"{notebook.name}: use say(en, ko) or say_html(en, ko)"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_stored_run_carries_the_korean_of_every_output_for_readers(notebook: Path) -> None:
+    import json
+
+    run = json.loads((DOCS / "notebooks" / "runs" / f"{notebook.stem}.ipynb").read_text())
+    outputs = [o for c in run["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    for output in outputs:
+        data = output.get("data", {})
+        if "text/markdown" in data or "text/html" in data:
+            korean = output.get("metadata", {}).get("refimpl", {})
+            assert "ko" in korean or "alt_ko" in korean, f"{notebook.stem}: an output without its Korean"
+            assert re.search("[가-힣]", korean.get("ko") or korean.get("alt_ko")), notebook.stem

@@ -458,7 +458,7 @@ def se_cost(*, lang: str = "en") -> str:
         "\n\n*Computed from the code when this site was built, on the meta device. Extra: the count over "
         f"`{SE_BASE}`'s, less one. MACs count convolutions and matrix products only, as torchvision does.*",
         "\n\n*이 사이트를 빌드할 때 meta 장치에서 코드로 계산했습니다. 추가: "
-        f"`{SE_BASE}`의 수에 대한 비율에서 1을 뺀 값입니다. MACs는 torchvision과 마찬가지로 합성곱과 행렬 곱만 셉니다.*",
+        f"`{SE_BASE}`의 수로 나눈 값에서 1을 뺀 값입니다. MACs는 torchvision과 마찬가지로 합성곱과 행렬 곱만 셉니다.*",
     )
 
 

@@ -46,7 +46,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     # `mkdocs serve` rebuilds in this process: a build of its own computes them again. The Korean edition,
     # built right after the English one in the same process (docs/hooks/editions.py), reuses them.
     if language(config) == "en":
-        computed.ROWS.clear()
+        computed.clear()
     return config
 
 

@@ -21,7 +21,7 @@ from mkdocs.utils import get_relative_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for pages.py, however this hook is loaded
 import bilingual
-from pages import ROOT, is_notebook, source_base
+from pages import ROOT, is_notebook, language, source_base
 
 RUNS = ROOT / "docs" / "notebooks" / "runs"
 
@@ -61,5 +61,18 @@ def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) 
         f" (the stored run, outputs included; to run it again it imports <code>refimpl</code>{needs}: run it in <code>docs/notebooks/</code>"
         " of a clone, after <code>pip install -e .</code>)</p>"
     )
+    if language(config) == "ko":  # the code is the English notebook's; docs/ko/notebooks/NAME.py is its Korean prose
+        code = f"docs/notebooks/{Path(src).name}"
+        prose = f"{Path(config.docs_dir).relative_to(ROOT).as_posix()}/{src}"
+        needs = " 및 <code>_common.py</code>" if "_common" in (ROOT / code).read_text() else ""
+        base = source_base(config)
+        links = (
+            f'<p class="notebook-links">소스 코드: <a href="{html.escape(base + code)}"><code>{code}</code></a>'
+            f' (한국어 설명: <a href="{html.escape(base + prose)}"><code>{html.escape(prose)}</code></a>)'
+            f' · 내려받기: <a href="{html.escape(notebook)}" download><code>{html.escape(Path(notebook).name)}</code></a>'
+            f" (같은 실행의 한국어판으로, 출력이 포함되어 있습니다. 이 노트북은 <code>refimpl</code>{needs} 모듈을 "
+            "불러오므로, 다시 실행하려면 저장소를 클론하고 <code>pip install -e .</code> 명령을 실행한 뒤 "
+            "<code>docs/notebooks/</code>에서 실행하십시오)</p>"
+        )
     head = re.search(r"</h1>", html_)
     return html_[: head.end()] + links + html_[head.end() :] if head else links + html_

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # docs/, for exper
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for bilingual.py
 import bilingual
 import experiments
+from pages import language
 
 _CONVERT = getattr(convert.nb2html, "original", convert.nb2html)  # the plugin's own, however often we wrap it
 
@@ -83,10 +84,21 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-def run_note(name: str) -> str:
-    """A line of HTML: where the stored run of ``name`` was made, when, how long it took, how to redo it."""
+def run_note(name: str, lang: str = "en") -> str:
+    """A line of HTML: where the stored run of ``name`` was made, when, how long it took, how to redo it.
+
+    In the edition's language ``lang``, ``"en"`` or ``"ko"``.
+    """
     meta = experiments.provenance(name)
     minutes = meta["wall_s"] / 60
+    if lang == "ko":
+        took = f"{minutes:.0f}분" if minutes >= 1 else f"{meta['wall_s']:.0f}초"
+        device = re.sub(r", (\d+) threads$", r", 스레드 \1개", meta["device"])  # "cpu: AMD EPYC, 2 threads"
+        return (
+            f'<p class="notebook-run">저장된 실행의 출력입니다: {html.escape(device)}, torch '
+            f"{html.escape(meta['torch'])}, {html.escape(meta['date'])}, {took}. 다시 실행하는 명령: "
+            f"<code>{html.escape(meta['command'])}</code>.</p>"
+        )
     took = f"{minutes:.0f} min" if minutes >= 1 else f"{meta['wall_s']:.0f} s"
     return (
         f'<p class="notebook-run">Outputs of a stored run: {html.escape(meta["device"])}, torch '
@@ -102,7 +114,7 @@ def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) 
     path = Path(page.file.abs_src_path or "")
     if path.parent not in (experiments.NOTEBOOKS, bilingual.KOREAN_NOTEBOOKS) or path.suffix != ".py":
         return html_
-    note = run_note(path.stem)
+    note = run_note(path.stem, language(config))
     if HEADING.search(html_):  # under the title, where a reader looks first
         return HEADING.sub(lambda m: m.group(0) + note, html_, count=1)
     return note + html_

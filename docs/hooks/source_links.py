@@ -19,7 +19,7 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for pages.py, however this hook is loaded
-from pages import ROOT, fences, source_base
+from pages import ROOT, fences, language, source_base
 
 #: a snippet line, ``--8<-- "path"`` or ``--8<-- "path:section"``
 SNIPPET = re.compile(r"""^[ \t]*-+8<-+[ \t]+(["'])(?P<path>[^"':]+)(?::(?P<section>[\w-]+))?\1[ \t]*$""")
@@ -39,20 +39,24 @@ def _section_lines(path: Path, section: str) -> tuple[int, int]:
     return marks["start"] + 1, marks["end"] - 1
 
 
-def _caption(embeds: list[tuple[str, str | None]], base: str) -> list[str]:
-    """A paragraph of Markdown under a code block: each embedded file, linked at its lines."""
+def _caption(embeds: list[tuple[str, str | None]], base: str, lang: str = "en") -> list[str]:
+    """A paragraph of Markdown under a code block: each embedded file, linked at its lines, in the language ``lang``."""
+    korean = lang == "ko"
     links = []
     for path, section in dict.fromkeys(embeds):
         url, where = f"{base}{path}", ""
         if section:
             first, last = _section_lines(ROOT / path, section)
-            url, where = f"{url}#L{first}-L{last}", f", lines {first}–{last}"
+            url, where = f"{url}#L{first}-L{last}", f", {first}–{last}행" if korean else f", lines {first}–{last}"
         links.append(f"[`{path}`{where}]({url})")
-    return [f"Source: {'; '.join(links)}", "{: .source-link }"]
+    return [f"{'소스 코드' if korean else 'Source'}: {'; '.join(links)}", "{: .source-link }"]
 
 
-def link_sources(markdown: str, base: str) -> str:
-    """After every fenced block that embeds files with snippets, a caption that links to them."""
+def link_sources(markdown: str, base: str, lang: str = "en") -> str:
+    """After every fenced block that embeds files with snippets, a caption that links to them.
+
+    In the edition's language ``lang``: ``"en"`` or ``"ko"``.
+    """
     lines = markdown.split("\n")
     out: list[str] = []
     done = 0
@@ -61,9 +65,9 @@ def link_sources(markdown: str, base: str) -> str:
         out += lines[done : end + 1]
         done = end + 1
         if embeds and end < len(lines):
-            out += ["", *(indent + line for line in _caption(embeds, base))]
+            out += ["", *(indent + line for line in _caption(embeds, base, lang))]
     return "\n".join(out + lines[done:])
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    return link_sources(markdown, source_base(config))
+    return link_sources(markdown, source_base(config), language(config))
