@@ -124,6 +124,8 @@ def test_the_korean_edition_shows_an_untranslated_page_in_english_with_a_notice(
     assert shown.startswith('<div class="admonition warning untranslated" lang="ko">') and "번역" in shown
     korean = SimpleNamespace(file=SimpleNamespace(abs_src_path=str(KO / "resnet.md")))
     assert editions.on_page_content("<h1>x</h1>", korean, config, files) == "<h1>x</h1>"
+    config.plugins, config.nav = {}, [{"홈": "index.md"}, {"ResNet": ["resnet.md"]}]
+    assert editions.on_config(config).nav[-1] == "own_data.md"  # in the Korean navigation, at its end
 
 
 # --- only prose is translated ---------------------------------------------------------------------------------------

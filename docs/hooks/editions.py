@@ -53,14 +53,30 @@ def untranslated() -> list[str]:
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
-    """The Korean search index: lunr's Korean tokenizer beside the English one (code and names are English).
+    """The Korean search index, and the Korean navigation's pages shown in English.
 
-    Material's Korean theme names no search language, so its search would index Korean as English.
+    Material's Korean theme names no search language, so its search would index Korean as English: lunr's
+    Korean tokenizer goes beside the English one (code and names are English). A page listed in
+    ``docs/ko/untranslated.txt`` that the Korean navigation does not name is added at its end.
     """
     search = config.plugins.get("material/search") or config.plugins.get("search")
     if language(config) == "ko" and search is not None:
         search.config.lang = ["en", "ko"]
+    if language(config) == "ko" and config.nav is not None:  # an English page shown untranslated joins the nav
+        listed = set(_nav_paths(config.nav))
+        config.nav += [uri for uri in untranslated() if uri not in listed and (ENGLISH_DOCS / uri).is_file()]
     return config
+
+
+def _nav_paths(nav: object) -> list[str]:
+    """Every page path in a navigation (nested lists of titles mapping to paths or sections)."""
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [path for value in nav.values() for path in _nav_paths(value)]
+    if isinstance(nav, list):
+        return [path for item in nav for path in _nav_paths(item)]
+    return []
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
