@@ -21,8 +21,8 @@ the same page in the other edition. The Korean build also:
 
 from __future__ import annotations
 
-import logging
 import posixpath
+import re
 import sys
 from pathlib import Path
 
@@ -41,8 +41,6 @@ PREFIX = {"en": "", "ko": "ko/"}
 SHARED = ("stylesheets", "javascripts")
 UNTRANSLATED = ENGLISH_DOCS / "ko" / "untranslated.txt"
 
-log = logging.getLogger("mkdocs.hooks.editions")
-
 
 def untranslated() -> list[str]:
     """The English pages (paths under ``docs/``) that the Korean edition shows in English, with a notice."""
@@ -60,8 +58,10 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     ``docs/ko/untranslated.txt`` that the Korean navigation does not name is added at its end.
     """
     search = config.plugins.get("material/search") or config.plugins.get("search")
-    if language(config) == "ko" and search is not None:
-        search.config.lang = ["en", "ko"]
+    if language(config) == "ko" and search is not None:  # the plugin has built its index's settings already
+        search.config["lang"] = ["en", "ko"]
+        if getattr(search, "search_index", None) is not None:
+            search.search_index.config["lang"] = ["en", "ko"]
     if language(config) == "ko" and config.nav is not None:  # an English page shown untranslated joins the nav
         listed = set(_nav_paths(config.nav))
         config.nav += [uri for uri in untranslated() if uri not in listed and (ENGLISH_DOCS / uri).is_file()]
@@ -138,6 +138,24 @@ def on_page_context(context: dict, page: Page, config: MkDocsConfig, nav) -> dic
         for alt in config.extra.get("alternate") or []
     ]
     return context
+
+
+#: the editions' roots that Material writes into every page's head, from ``extra.alternate``
+HEAD_ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
+    """No ``<link rel="alternate" hreflang>`` in the head: the switcher's own links are the page's counterparts.
+
+    Material's script reads those links, fetches each edition's sitemap and, on a click on the switcher,
+    looks the page up there by ``site_url``; served anywhere else (``make docs``, a test's server) the lookup
+    fails and it sends the reader to the other edition's home instead of the same page.
+    """
+    return HEAD_ALTERNATE.sub("", output)
+
+
+def on_post_template(output: str, template_name: str, config: MkDocsConfig) -> str:
+    return HEAD_ALTERNATE.sub("", output)  # the 404 page
 
 
 def on_post_build(config: MkDocsConfig) -> None:
