@@ -555,6 +555,7 @@ def test_korean_edition_in_a_real_browser(site: Path, server: str) -> None:
     ways lands on the same page; the search finds Korean words on Korean pages only."""
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     args = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -575,8 +576,16 @@ def test_korean_edition_in_a_real_browser(site: Path, server: str) -> None:
             page.wait_for_url(f"{server}/{rel}/")
         page.goto(f"{server}/ko/", wait_until="networkidle")
         for word in ("잔차", "병목", "성장률"):
-            page.fill("input.md-search__input", word)  # at 1366 px the search field is in the header
-            page.wait_for_selector(".md-search-result__item", timeout=15_000)
+            # at 1366 px the search field is in the header; Material reads it on keyup, which typing Hangul
+            # (Playwright inserts it as text) does not send: a last key does, as the reader's last keystroke
+            for attempt in range(6):  # a query sent before the search worker has built its index is dropped
+                page.fill("input.md-search__input", word)
+                page.press("input.md-search__input", "End")
+                try:
+                    page.wait_for_selector(".md-search-result__item", timeout=5_000)
+                    break
+                except PlaywrightTimeout:
+                    assert attempt < 5, f"the Korean search finds nothing for {word}"
             hrefs = page.eval_on_selector_all(".md-search-result__item a", "as => as.map(a => a.href)")
             assert hrefs, word
             assert all(urlparse(h).path.startswith("/ko/") for h in hrefs), (word, hrefs)
