@@ -159,16 +159,21 @@ def diff(page: str, docs: Path = DOCS) -> str:
     return "".join(lines)
 
 
-def _page(arg: str) -> str:
+def _page(arg: str) -> str | None:
+    """The page ``arg`` names, as a path under ``docs/``, or None if it names none."""
     path = Path(arg).as_posix().removeprefix("docs/").removeprefix("ko/")
-    if path not in english_pages() and not (DOCS / "ko" / path).is_file():
-        raise SystemExit(f"translations.py: error: no page {arg!r}; a page is a path under docs/, e.g. resnet.md")
-    return path
+    return path if path in english_pages() or (DOCS / "ko" / path).is_file() else None
 
 
 def main(argv: list[str]) -> int:
     if argv[:1] in (["diff"], ["stamp"]) and len(argv) == 2:
         page = _page(argv[1])
+        if page is None:
+            print(
+                f"translations.py: error: no page {argv[1]!r}; a page is a path under docs/, e.g. resnet.md",
+                file=sys.stderr,
+            )
+            return 2
         if argv[0] == "stamp":
             stamp(page)
             print(f"docs/ko/{page} now translates docs/{page} as of {recorded(DOCS / 'ko' / page)[:10]}")

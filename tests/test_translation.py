@@ -97,6 +97,14 @@ def test_diff_shows_what_changed_since_the_translation(tmp_path: Path) -> None:
     assert sum(line.startswith(("+", "-")) and not line.startswith(("+++", "---")) for line in change.splitlines()) == 1
 
 
+def test_the_command_names_a_page_it_does_not_know_in_one_line(capsys) -> None:
+    assert translations.main(["diff", "no_such_page.md"]) == 2
+    assert translations.main(["stamp"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "translations.py: error: no page 'no_such_page.md'; a page is a path under docs/, e.g. resnet.md"
+    assert err[1].startswith("usage: python docs/translations.py")
+
+
 def test_a_new_english_page_needs_a_korean_page_or_the_untranslated_list(tmp_path: Path) -> None:
     docs = _scratch_docs(tmp_path)
     (docs / "new_page.md").write_text("# A new page\n")
