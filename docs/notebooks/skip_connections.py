@@ -264,7 +264,7 @@ show(
     + ", ".join(f"{n} {np.median(final[n]):.1f}%" for n in TRAINED)
     + ".",
     "에포크에 따른 선 그래프 두 개로, 위는 훈련 오차, 아래는 시험 오차(세로축은 %)이며 plain-20(주황), "
-    "plain-56(빨강), ResNet-20(파랑), ResNet-56(보라)을 그립니다(선은 시드들의 중앙값, 음영은 그 범위). "
+    "plain-56(빨강), ResNet-20(파랑), ResNet-56(보라)을 그립니다(선은 시드들의 중앙값, 띠는 그 범위). "
     "마지막 에포크의 훈련 오차 중앙값: " + ", ".join(f"{n} {np.median(final[n]):.1f}%" for n in TRAINED) + ".",
 )
 
@@ -346,11 +346,40 @@ def degradation_ko() -> str:
         )
     if degraded:
         return (
-            "plain-56은 무작위 추측 수준을 거의 벗어나지 못해 plain-20보다 오차가 훨씬 높습니다. "
+            "plain-56은 우연 수준을 거의 벗어나지 못해 plain-20보다 오차가 훨씬 높습니다. "
             "논문의 성능 저하보다 더 심합니다."
         )
     return (
         "plain-56이 모든 시드에서 plain-20보다 높게 끝나지는 않습니다. 이 실행은 논문의 성능 저하를 보여 주지 않습니다."
+    )
+
+
+def identity_path() -> str:
+    """What the pre-activation blocks' backward gains say about the identity path, from the numbers above."""
+    identity = r"$I + \partial\mathcal{F}/\partial x$"
+    if shrinks["pre-activation"] == 0:
+        return (
+            f"no pre-activation block passes back less gradient than it receives (smallest gain {pre_min:.3f}), "
+            f"as {identity} predicts when nothing sits on the shortcut"
+        )
+    return (
+        f"{shrinks['pre-activation']} pre-activation blocks pass back less gradient than they receive (smallest "
+        f"gain {pre_min:.3f}): with nothing on the shortcut, in {identity} only a residual term that partly "
+        "cancels the identity can do that"
+    )
+
+
+def identity_path_ko() -> str:
+    identity = r"$I + \partial\mathcal{F}/\partial x$"
+    if shrinks["pre-activation"] == 0:
+        return (
+            f"받은 것보다 적은 기울기를 돌려보내는 사전 활성화 블록은 없습니다(가장 작은 이득 {pre_min:.3f}). "
+            f"숏컷 위에 아무것도 없을 때 {identity} 가 예측하는 대로입니다"
+        )
+    return (
+        f"사전 활성화 블록 {shrinks['pre-activation']}개가 받은 것보다 적은 기울기를 돌려보냅니다(가장 작은 이득 "
+        f"{pre_min:.3f}). 숏컷 위에 아무것도 없으므로, {identity} 에서는 잔차 항이 항등 항을 일부 상쇄할 때만 "
+        "그럴 수 있습니다"
     )
 
 
@@ -410,12 +439,7 @@ say(
   the gradient explosion that batch normalisation causes in deep plain networks at
   initialisation (Yang et al. 2019, arXiv:1902.08129), an ill-conditioned start, not a vanished signal.
 - **The identity path.** Over the {blocks_checked} shape-keeping blocks of the three depths,
-  {
-        f"no pre-activation block passes back less gradient than it receives (smallest gain {pre_min:.3f})"
-        if shrinks["pre-activation"] == 0
-        else f"{shrinks['pre-activation']} pre-activation blocks pass back less gradient than they receive"
-    },
-  as $I + \\partial\\mathcal{{F}}/\\partial x$ predicts when nothing sits on the shortcut; in the
+  {identity_path()}; in the
   original ResNet {shrinks["ResNet"]} {"block does" if shrinks["ResNet"] == 1 else "blocks do"}, where the
   ReLU after the addition cuts the identity. The pre-activation gradient still grows towards the
   input, by {through["pre-activation", 110]:,.0f} times over the {
@@ -448,17 +472,13 @@ say(
   시점에 일으키는 기울기 폭발(exploding gradient)이며(Yang et al. 2019, arXiv:1902.08129), 신호가 사라진
   것이 아니라 조건이 나쁜(ill-conditioned) 출발점입니다.
 - **항등 경로.** 세 깊이에서 모양을 유지하는 블록 {blocks_checked}개 가운데
-  {
-        f"받은 것보다 적은 기울기를 돌려보내는 사전 활성화 블록은 없습니다(가장 작은 이득 {pre_min:.3f})"
-        if shrinks["pre-activation"] == 0
-        else f"사전 활성화 블록 {shrinks['pre-activation']}개가 받은 것보다 적은 기울기를 돌려보냅니다"
-    }.
-  숏컷 위에 아무것도 없을 때 $I + \\partial\\mathcal{{F}}/\\partial x$ 가 예측하는 대로입니다. 원래 ResNet에서는
+  {identity_path_ko()}.
+  원래 ResNet에서는
   블록 {shrinks["ResNet"]}개가 받은 것보다 적은 기울기를 돌려보내는데, 덧셈 뒤의 ReLU가 항등 경로를 끊기
   때문입니다. 그래도 사전 활성화 네트워크의 기울기는 입력 쪽으로 갈수록 커져서, 110층 네트워크의 블록
   {len(stream_grad["ResNet", 110]) - 1}개를 지나는 동안 {through["pre-activation", 110]:,.0f}배가 됩니다(블록을
   지날 때마다 잔차 항이 더해져 쌓이기 때문입니다). ResNet-110에서는 {through["ResNet", 110]:,.0f}배,
-  plain-110에서는 {through["plain", 110]:.1e}배인데, plain-110에서는 각 블록이 더하는 대신 곱합니다.
+  각 블록이 더하는 대신 곱하는 plain-110에서는 {through["plain", 110]:.1e}배입니다.
 - **훈련**: {data_name_ko}, 에포크 {EPOCHS}번, 시드 {len(SEEDS)}개. 마지막 에포크의 훈련 오차는 중앙값(범위)으로
   {"; ".join(f"{n} {spread(final[n])}" for n in TRAINED)}입니다. 시험 오차는
   {"; ".join(f"{n} {spread(final_test[n])}" for n in TRAINED)}입니다.

@@ -1,22 +1,22 @@
-# translated_from: 7f4d84108840d202f7bd5eb5fe046219b5e89bb0
+# translated_from: 9aa4081b20bb252157c81c83fff1d3265a19b6f4
 # %% [markdown]
-# # 왜 스킵 연결인가
+# # 스킵 연결은 왜 필요한가
 #
 # 강의 노트는 깊은 플레인 네트워크(plain network)에서는 입력 쪽으로 돌아가는 기울기(gradient)가
 # 사라지는 *기울기 소실(vanishing gradient)* 문제가 생기고, 스킵 연결(skip connection)이
 # 이를 해결한다고 말합니다("ResNet 3줄 요약": "문제 : Gradient Vanishing → skip-connection으로
 # 해결해주자!"). ResNet 논문은 더 신중합니다(4.1절). 논문의 플레인 네트워크에는
-# 배치 정규화(batch normalisation)가 들어 있고, 저자들은 배치 정규화가 "ensures forward
-# propagated signals to have non-zero variances"(순전파되는 신호의 분산이 0이 아니게 한다)라고,
-# 그리고 "verify that the backward propagated gradients exhibit healthy norms with BN"(BN이 있으면
-# 역전파되는 기울기의 노름이 정상임을 확인했다)이라고 씁니다. 그래서 저자들은 더 깊은
+# 배치 정규화(batch normalisation)가 들어 있습니다. 저자들은 배치 정규화가 "ensures forward
+# propagated signals to have non-zero variances"(순전파되는 신호의 분산이 0이 아니게 한다)라고 쓰고,
+# "verify that the backward propagated gradients exhibit healthy norms with BN"(BN이 있으면
+# 역전파되는 기울기의 노름이 정상임을 확인했다)이라고도 씁니다. 그래서 저자들은 더 깊은
 # 플레인 네트워크의 훈련 오차(training error)가 더 높은 현상을 기울기 소실이 아니라
 # *최적화의 어려움*(optimisation difficulty), 곧 성능 저하(degradation)라고 부릅니다.
 #
 # 이 페이지는 두 가지를 모두 측정합니다. 먼저 초기화 시점에 각 층(layer)에 도달하는 기울기를
 # 논문의 CIFAR용 ResNet 20층, 56층, 110층과 그 플레인 쌍둥이(같은 네트워크에 `PlainBlock`을 쓴 것,
 # 즉 덧셈이 없는 것), 그리고 [사전 활성화(pre-activation)](../../preact_resnet/) 쌍둥이에서
-# 잽니다. 다음으로 20층과 56층의 플레인 네트워크와 잔차(residual) 네트워크를 각각 시드 3개로
+# 잽니다. 다음으로 20층과 56층의 플레인 네트워크와 잔차(residual) 네트워크를 각각 시드(seed) 세 개로
 # 원사이클(one-cycle) 스케줄이 끝날 때까지 훈련합니다. 모든 실행은 시드를 고정하며, 아래 출력은
 # 저장된 한 번의 실행입니다(실행한 기계와 날짜는 페이지 맨 위에 있습니다).
 
@@ -53,7 +53,7 @@
 # 사전 활성화 블록은 $x_{l+1} = x_l + \mathcal{F}(x_l)$ 를 계산하므로, 이 블록이 뒤로 보내는
 # 기울기는 다음과 같습니다:
 # $\frac{\partial \mathcal{E}}{\partial x_l} = \frac{\partial \mathcal{E}}{\partial x_{l+1}}
-# \left(I + \frac{\partial \mathcal{F}}{\partial x_l}\right)$
+# \left(I + \frac{\partial \mathcal{F}}{\partial x_l}\right)$.
 # 즉 블록이 받은 기울기는 그대로 통과하고, 그 위에 잔차 항이 더해집니다. 잔차 항이 이를
 # 상쇄할 때에만 블록이 받은 것보다 *적은* 기울기를 돌려보낼 수 있습니다. 원래 블록에서는
 # 덧셈 뒤의 ReLU가 합이 음수인 곳마다 두 항을 모두 가립니다. 아래 표는 모양을 유지하는
@@ -76,7 +76,7 @@
 # 것보다 용량(capacity)이 큽니다. `DATA_ROOT`를 설정하면 같은 셀이 대신 32x32 CIFAR-10으로
 # 훈련합니다.
 #
-# 훈련 방법은 `refimpl.tools.train.fit`의 것입니다. 네스테로프 모멘텀(Nesterov momentum)을 쓰는
+# 훈련 레시피(recipe)는 `refimpl.tools.train.fit`의 것입니다. 네스테로프 모멘텀(Nesterov momentum)을 쓰는
 # SGD, 전체 스텝의 처음 4분의 1 동안 최댓값 0.1까지 올라갔다가(워밍업) 거의 0까지 줄어드는
 # 원사이클 학습률(learning rate), 가중치 감쇠(weight decay) 5e-4, 배치 크기 64이며, 훈련 손실이
 # 0에 이를 수 있도록 레이블 스무딩(label smoothing)은 쓰지 않습니다. 시드 하나가 초기 가중치,
@@ -84,7 +84,7 @@
 # 훈련 오차는 논문처럼 각 에포크(epoch) 동안 증강된 배치에서 잽니다.
 
 # %% [markdown]
-# 선은 시드들의 중앙값, 띠는 그 범위(최솟값에서 최댓값까지)입니다. 위 그래프는 에포크마다의
-# 훈련 오차(%), 아래 그래프는 에포크가 끝날 때마다 잰 시험 오차(test error, %)입니다.
+# 선은 시드들의 중앙값, 띠는 그 범위(최솟값에서 최댓값까지)입니다. 위 그래프는 각 에포크 동안
+# 증강된 배치에서 잰 훈련 오차(%), 아래 그래프는 에포크가 끝날 때마다 잰 시험 오차(test error, %)입니다.
 #
 # ## 이 실행이 보여 주는 것 {#what-this-run-shows}

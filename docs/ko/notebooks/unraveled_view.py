@@ -17,7 +17,7 @@
 # ResNet-20(블록 9개)을 각각 plain-20(ResNet-20의 플레인 쌍둥이: 같은 층에서
 # 덧셈만 뺀 네트워크)과 견줍니다. 네트워크마다 시드(seed) 세 개로, 오프라인 `digits`
 # 데이터셋을 원래 크기인 8x8 픽셀 그대로 써서 더 나아지지 않을 때까지 훈련합니다(데이터셋과 훈련
-# 방법은 [왜 스킵 연결(skip connection)인가](../skip_connections/)를
+# 레시피는 [스킵 연결(skip connection)은 왜 필요한가](../skip_connections/)를
 # 보세요). ResNet-110의 플레인 쌍둥이는 뺐습니다. 플레인 네트워크는 110층에 이르기 한참 전에
 # 이미 잘 훈련되지 않기 때문입니다(그 페이지에서 plain-56은 이미 plain-20보다 훨씬 높은
 # 오차로 끝납니다).
@@ -33,7 +33,7 @@
 # ## 훈련 {#training}
 
 # %% [markdown]
-# ## 블록 하나씩 {#one-block-at-a-time}
+# ## 한 번에 한 블록씩 {#one-block-at-a-time}
 #
 # 블록은 `layer1.0` ... `layer3.(n-1)`이고, 두 번째와 세 번째 단계(stage)의
 # 첫 블록(`layer2.0`, `layer3.0`)이 모양을 바꿉니다. 블록을 지울 때마다 훈련된
