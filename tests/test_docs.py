@@ -548,6 +548,15 @@ def test_korean_notebook_pages_show_the_runs_korean_outputs(site: Path) -> None:
                 f"{name}: an English output on the Korean page: {_text(output)[:80]}"
             )
         assert 'lang="ko"' in ko
+        # the notebook to download is the same run, in Korean on the Korean page
+        import json
+
+        title = [
+            json.loads((site / e / "notebooks" / name / f"{name}.ipynb").read_text())["cells"][0] for e in (".", "ko")
+        ]
+        assert not re.search("[가-힣]", "".join(title[0]["source"])) and re.search(
+            "[가-힣]", "".join(title[1]["source"])
+        )
 
 
 def test_korean_edition_in_a_real_browser(site: Path, server: str) -> None:

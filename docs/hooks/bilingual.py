@@ -10,15 +10,21 @@ run. Its Korean page is the stored run with:
   ``show``: the Korean rides in the output's metadata, ``refimpl``) showing its
   Korean.
 
+``korean_run`` writes that notebook once per build (and again only when the
+stored run or the Korean prose changes, as ``mkdocs serve`` rebuilds): the page
+renders it (``notebooks.py``) and offers it to download (``notebook_links.py``).
+
 Not a hook (``mkdocs.yml`` does not list it): ``notebooks.py`` and
 ``notebook_links.py`` import it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +89,27 @@ def korean_notebook(name: str) -> dict[str, Any]:
         "name": "python",
     }
     return notebook
+
+
+def korean_run(name: str) -> Path:
+    """``korean_notebook(name)`` written to a folder of this process's own, once for each version of its sources."""
+    sources = (experiments.stored_path(name), KOREAN_NOTEBOOKS / f"{name}.py")
+    return _written(name, tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in sources if p.is_file()))
+
+
+@functools.cache
+def _written(name: str, version: tuple[tuple[int, int], ...]) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_folder()))
+    target = folder / f"{name}.ipynb"
+    target.write_text(json.dumps(korean_notebook(name), ensure_ascii=False, indent=1), encoding="utf-8")
+    return target
+
+
+@functools.cache
+def _folder() -> str:
+    """The process's folder for the Korean notebooks, removed when the process ends."""
+    _FOLDERS.append(tempfile.TemporaryDirectory(prefix="refimpl-ko-notebooks-"))
+    return _FOLDERS[-1].name
+
+
+_FOLDERS: list[tempfile.TemporaryDirectory] = []

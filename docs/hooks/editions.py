@@ -30,24 +30,22 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # docs/, for translations.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # docs/hooks/, for pages.py, however this hook is loaded
+import translations
 from pages import ROOT, language
 
 ENGLISH_DOCS = ROOT / "docs"
 KOREAN_CONFIG = ROOT / "mkdocs.ko.yml"
-#: where each edition lives in the site, and its name in the switcher
+#: where each edition lives in the site
 PREFIX = {"en": "", "ko": "ko/"}
 #: the English site's static files that the Korean pages load too
 SHARED = ("stylesheets", "javascripts")
-UNTRANSLATED = ENGLISH_DOCS / "ko" / "untranslated.txt"
 
 
 def untranslated() -> list[str]:
     """The English pages (paths under ``docs/``) that the Korean edition shows in English, with a notice."""
-    if not UNTRANSLATED.is_file():
-        return []
-    lines = (line.split("#", 1)[0].strip() for line in UNTRANSLATED.read_text(encoding="utf-8").splitlines())
-    return [line for line in lines if line]
+    return translations.untranslated(ENGLISH_DOCS)
 
 
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
@@ -101,13 +99,9 @@ NOTICE = (
 
 def on_page_content(html_: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     """An English page in the Korean edition says so, in Korean, above its text."""
-    if (
-        language(config) == "ko"
-        and Path(page.file.abs_src_path or "").is_relative_to(ENGLISH_DOCS)
-        and not Path(page.file.abs_src_path or "").is_relative_to(ENGLISH_DOCS / "ko")
-    ):
-        return NOTICE + html_
-    return html_
+    source = Path(page.file.abs_src_path or "")
+    english = source.is_relative_to(ENGLISH_DOCS) and not source.is_relative_to(ENGLISH_DOCS / "ko")
+    return NOTICE + html_ if language(config) == "ko" and english else html_
 
 
 def counterpart(src_uri: str, lang: str) -> bool:

@@ -148,7 +148,8 @@ def _ko(text: str, lang: str) -> str:
 
 def _settings(text: str, lang: str) -> str:
     """A row's settings, ``"DataLoader, 2 workers, PIL"``, in the edition ``lang`` (``SETTINGS_KO``)."""
-    if i18n.pick(lang, "en", "ko") == "en":
+    i18n.check(lang)
+    if lang == "en":
         return text
     parts = re.split(r"(, |; )", text)  # the phrases, and the separators between them
     for i in range(0, len(parts), 2):
@@ -195,7 +196,8 @@ def _provenance(data: dict[str, Any], *notes: str, lang: str = "en") -> str:
     """
     settings = ", ".join(f"{k} = {v}" for k, v in data.get("settings", {}).items())
     text = " ".join([*notes, *([_ko(data["note"], lang)] if "note" in data else [])])
-    if i18n.pick(lang, "en", "ko") == "ko":
+    i18n.check(lang)
+    if lang == "ko":
         where = f"{_measured_on(data, lang)}에서 측정했습니다." + (f" 설정: {settings}." if settings else "")
         return f"\n\n*{text + ' ' if text else ''}{where} 실행한 명령: `{data['command']}`.*"
     where = f"Measured {_measured_on(data)}" + (f"; {settings}" if settings else "")

@@ -9,7 +9,6 @@ the source on the repository and that notebook.
 from __future__ import annotations
 
 import html
-import json
 import re
 import sys
 from pathlib import Path
@@ -40,10 +39,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             if not stored.is_file():  # a missing run fails the build when its page is rendered (notebooks.py)
                 continue
             if Path(file.abs_src_path).parent == bilingual.KOREAN_NOTEBOOKS:  # the same run, in Korean
-                content = json.dumps(bilingual.korean_notebook(stored.stem), ensure_ascii=False, indent=1)
-                files.append(File.generated(config, ipynb_uri(file.src_uri), content=content))
-            else:
-                files.append(File.generated(config, ipynb_uri(file.src_uri), abs_src_path=str(stored)))
+                stored = bilingual.korean_run(stored.stem)
+            files.append(File.generated(config, ipynb_uri(file.src_uri), abs_src_path=str(stored)))
     return files
 
 

@@ -14,12 +14,9 @@ notebook page says, under its title, on what machine and when its run was made.
 
 from __future__ import annotations
 
-import functools
 import html
-import json
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +39,7 @@ def stored_notebook(nb_path: str | Path) -> Path:
     """The stored run to render for the page ``nb_path``; a PluginError if it is missing or stale.
 
     A Korean page (``docs/ko/notebooks/NAME.py``) gets the same run with its Korean prose and outputs
-    (``bilingual.korean_notebook``), written to a folder of this build's own.
+    (``bilingual.korean_run``).
     """
     path = Path(nb_path).resolve()
     if path.parent not in (experiments.NOTEBOOKS, bilingual.KOREAN_NOTEBOOKS) or path.suffix != ".py":
@@ -52,20 +49,7 @@ def stored_notebook(nb_path: str | Path) -> Path:
         raise PluginError(experiments.stale_message(path.stem, reasons))
     if path.parent == experiments.NOTEBOOKS:
         return experiments.stored_path(path.stem)
-    target = Path(_build_folder()) / f"{path.stem}.ipynb"
-    target.write_text(json.dumps(bilingual.korean_notebook(path.stem), ensure_ascii=False), encoding="utf-8")
-    return target
-
-
-@functools.cache
-def _build_folder() -> str:
-    """A folder of this process's own for the Korean notebooks it renders (removed when the process ends)."""
-    folder = tempfile.TemporaryDirectory(prefix="refimpl-ko-notebooks-")
-    _FOLDERS.append(folder)
-    return folder.name
-
-
-_FOLDERS: list[tempfile.TemporaryDirectory] = []
+    return bilingual.korean_run(path.stem)
 
 
 def from_stored_run(nb_path: str, **options: Any) -> str:
